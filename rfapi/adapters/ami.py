@@ -1,0 +1,490 @@
+"""AMI adapter: the only module that speaks the Asterisk Manager Interface.
+
+pyst2 (``asterisk.manager``) is the client library; on Python 3.11 it has
+defects (see ../shared/reference/ami/AMI.md and the README). Each is worked
+around here, in a subclass, without touching pyst2 itself:
+
+=================================  ===============================================
+pyst2 defect                       what this adapter does
+=================================  ===============================================
+dict parser loses repeated         ``_Msg`` keeps every header in order
+headers; ``has_key`` on            (``Message.getall``) and parses ChanVariable
+ChanVariable kills the reader      like any header, so the reader never dies
+one ``recv`` per byte              buffered socket file (``_Manager.connect``)
+no timeouts anywhere               every wait has a deadline (connect, banner,
+                                   login, each action, each event list)
+replies matched by arrival order   one action in flight per process (a lock), a
+across threads; shared mutable     fresh dict per action, unique ActionIDs, and
+default dict                       replies whose ActionID is not ours are dropped
+event lists not collected          a ``*`` event callback routes list events to
+                                   the waiting action by ActionID until
+                                   ``EventList: Complete``
+no reconnect (threads start once)  a brand-new ``_Manager`` after any loss
+Command output unusable            Command is never parsed: AstDB via
+                                   DBGet/DBGetTree/DBPut/DBDel/DBDelTree
+=================================  ===============================================
+
+Every field sent is refused if it holds CR, LF or NUL (header injection).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import socket
+import threading
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from asterisk import manager as pyst
+
+Headers = Union[Dict[str, object], Sequence[Tuple[str, object]]]
+
+
+class AmiError(Exception):
+    """Base of AMI failures."""
+
+
+class AmiUnavailable(AmiError):
+    """Asterisk cannot be reached, refused the login, or dropped the connection."""
+
+
+class AmiTimeout(AmiError):
+    """Asterisk accepted the action but did not answer within the timeout."""
+
+
+class AmiInputError(AmiError, ValueError):
+    """A header name or value would break AMI framing (CR, LF or NUL)."""
+
+    def __init__(self, field: str):
+        super().__init__("%s contains a forbidden character" % field)
+        self.field = field
+
+
+FORBIDDEN = ("\r", "\n", "\x00")
+
+
+def check_field(field: str, value: object) -> str:
+    text = "" if value is None else str(value)
+    if any(c in text for c in FORBIDDEN):
+        raise AmiInputError(field)
+    return text
+
+
+class Message:
+    """One AMI message with every header kept, in order."""
+
+    __slots__ = ("pairs", "_first")
+
+    def __init__(self, pairs: List[Tuple[str, str]]):
+        self.pairs = pairs
+        first: Dict[str, str] = {}
+        for k, v in pairs:
+            first.setdefault(k, v)
+        self._first = first
+
+    def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        return self._first.get(key, default)
+
+    def getall(self, key: str) -> List[str]:
+        return [v for k, v in self.pairs if k == key]
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._first
+
+    def as_dict(self) -> Dict[str, str]:
+        return dict(self._first)
+
+    @property
+    def ok(self) -> bool:
+        return self.get("Response") == "Success"
+
+    def __repr__(self) -> str:  # never print values: AuthDetail carries passwords
+        return "<Message %s>" % (self.get("Event") or self.get("Response"))
+
+
+class _Msg(pyst.ManagerMsg):
+    """pyst2's message with a parser that keeps repeated headers and survives ChanVariable."""
+
+    def parse(self, response):
+        pairs = []
+        data = []
+        for n, line in enumerate(response):
+            text = line.rstrip("\r\n")
+            if ":" not in text:
+                if text == "" and not data:
+                    continue
+                data.extend(response[n:])
+                break
+            k, v = text.split(":", 1)
+            # Asterisk sometimes ends a value with a stray LF ("...\n\r\n"); strip it.
+            pairs.append((k.strip(), v.strip()))
+        self.pairs = pairs
+        for k, v in pairs:
+            self.headers.setdefault(k, v)
+        self.data = "".join(data)
+
+
+class _Manager(pyst.Manager):
+    """pyst2 Manager with buffered reads, deadlines and ActionID-matched replies."""
+
+    def __init__(self):
+        super().__init__()
+        self._raw = None
+        self._write_lock = threading.Lock()
+        self._collectors: Dict[str, "_Collector"] = {}
+        self._collectors_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._prefix = "rfapi-%d-%x" % (os.getpid(), id(self) & 0xFFFFFF)
+        self.register_event("*", self._route_event)
+
+    # -- connection ------------------------------------------------------------
+    def connect(self, host, port=5038, timeout=5.0):
+        try:
+            raw = socket.create_connection((host, int(port)), timeout=timeout)
+        except OSError as exc:
+            raise AmiUnavailable("cannot connect to AMI at %s:%s (%s)" % (host, port, exc.strerror or exc)) from None
+        raw.settimeout(None)  # the reader thread blocks; deadlines are enforced on the queues
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._raw = raw
+        self._sock = raw.makefile(mode="rwb")  # buffered: pyst2's buffering=0 reads byte by byte
+        self._connected.set()
+        self._running.set()
+        self.message_thread.start()
+        self.event_dispatch_thread.start()
+        try:
+            banner = self._response_queue.get(timeout=timeout)
+        except queue.Empty:
+            self.shutdown()
+            raise AmiTimeout("no AMI banner from %s:%s" % (host, port)) from None
+        if not banner:
+            raise AmiUnavailable("AMI at %s:%s closed the connection" % (host, port))
+        return banner
+
+    def message_loop(self):
+        # pyst2's loop, with our parser (its own dies on ChanVariable under Python 3).
+        t = threading.Thread(target=self._receive_data, daemon=True)
+        t.start()
+        while self._running.is_set():
+            data = self._message_queue.get()
+            if not data:
+                self._event_queue.put(None)
+                for _ in list(self._reswaiting):
+                    self._response_queue.put(None)
+                self._fail_collectors()
+                break
+            try:
+                msg = _Msg(data)
+                if msg.has_header("Event"):
+                    self._event_queue.put(pyst.Event(msg))
+                elif msg.has_header("Response"):
+                    self._response_queue.put(msg)
+            except Exception:  # never let one odd message kill the reader
+                continue
+
+    def shutdown(self):
+        """Drop the connection without waiting for anything (no Logoff round trip)."""
+        self._connected.clear()
+        self._running.clear()
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            raw.close()
+        self._message_queue.put(None)
+
+    def close(self):  # pyst2's __del__ calls this; make it cheap and quiet
+        try:
+            self.shutdown()
+        except Exception:
+            pass
+
+    # -- actions -----------------------------------------------------------------
+    def new_action_id(self) -> str:
+        return "%s-%d" % (self._prefix, next(self._ids))
+
+    def send_action(self, cdict=None, timeout=10.0, **kwargs):
+        """Send one action and return its Response (ActionID-matched), or raise."""
+        if not self._connected.is_set():
+            raise AmiUnavailable("not connected to AMI")
+        pairs = _pairs(cdict, kwargs)
+        action_id = None
+        for k, v in pairs:
+            if k == "ActionID":
+                action_id = v
+        if action_id is None:
+            action_id = self.new_action_id()
+            pairs.append(("ActionID", action_id))
+        wire = "".join("%s: %s\r\n" % (k, v) for k, v in pairs) + "\r\n"
+        deadline = time.monotonic() + timeout
+        self._reswaiting.insert(0, 1)
+        try:
+            with self._write_lock:
+                try:
+                    self._sock.write(wire.encode("utf-8"))
+                    self._sock.flush()
+                except (OSError, ValueError, AttributeError):
+                    self.shutdown()
+                    raise AmiUnavailable("AMI connection lost while sending") from None
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AmiTimeout("Asterisk did not answer %s in %.1f s" % (_action_name(pairs), timeout))
+                try:
+                    resp = self._response_queue.get(timeout=remaining)
+                except queue.Empty:
+                    continue
+                if resp is None:
+                    raise AmiUnavailable("AMI connection lost")
+                if resp.get_header("ActionID") == action_id:
+                    return resp
+                # A late reply to an earlier, timed-out action: not ours, drop it.
+        finally:
+            self._reswaiting.pop(0)
+
+    # -- event lists ------------------------------------------------------------
+    def _route_event(self, ev, _mgr):
+        aid = ev.headers.get("ActionID")
+        if aid is None:
+            return False
+        with self._collectors_lock:
+            col = self._collectors.get(aid)
+        if col is not None:
+            col.add(Message(ev.message.pairs))
+        return False
+
+    def _fail_collectors(self):
+        with self._collectors_lock:
+            cols = list(self._collectors.values())
+        for col in cols:
+            col.fail()
+
+    def collect(self, action_id: str, until: Callable[[Message], bool]) -> "_Collector":
+        col = _Collector(until)
+        with self._collectors_lock:
+            self._collectors[action_id] = col
+        return col
+
+    def uncollect(self, action_id: str) -> None:
+        with self._collectors_lock:
+            self._collectors.pop(action_id, None)
+
+
+class _Collector:
+    def __init__(self, until: Callable[[Message], bool]):
+        self.items: List[Message] = []
+        self.done = threading.Event()
+        self.lost = False
+        self._until = until
+
+    def add(self, msg: Message) -> None:
+        self.items.append(msg)
+        if self._until(msg):
+            self.done.set()
+
+    def fail(self) -> None:
+        self.lost = True
+        self.done.set()
+
+
+def _pairs(cdict, kwargs) -> List[Tuple[str, str]]:
+    items: List[Tuple[str, object]] = []
+    for src in (cdict or {}, kwargs):
+        if isinstance(src, dict):
+            items.extend(src.items())
+        else:
+            items.extend(src)
+    out = []
+    for k, v in items:
+        check_field("header name", k)
+        values = v if isinstance(v, (list, tuple)) else [v]
+        for item in values:
+            out.append((k, check_field(k, item)))
+    return out
+
+
+def _action_name(pairs) -> str:
+    for k, v in pairs:
+        if k == "Action":
+            return v
+    return "action"
+
+
+def _list_complete(msg: Message) -> bool:
+    return msg.get("EventList") == "Complete"
+
+
+class AMI:
+    """One logged-in AMI connection per process, one action in flight at a time.
+
+    ``params`` returns (host, port, user, secret) when a connection is needed,
+    so FreePBX's settings are read lazily (and re-read after a login failure).
+    """
+
+    RETRY_AFTER = 1.0  # seconds between connection attempts after a failure
+
+    def __init__(self, params: Callable[[], Tuple[str, int, str, str]], timeout: float = 10.0):
+        self._params = params
+        self.timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._mgr: Optional[_Manager] = None
+        self._failed_at = 0.0
+        self._failure = ""
+        self._pid = os.getpid()
+        self.connects = 0
+
+    # -- connection ------------------------------------------------------------
+    def _login(self, events: str) -> _Manager:
+        host, port, user, secret = self._params()
+        mgr = _Manager()
+        mgr.connect(host, port, timeout=min(self.timeout, 5.0))
+        try:
+            resp = mgr.send_action([("Action", "Login"), ("Username", user), ("Secret", secret),
+                                    ("Events", events)], timeout=self.timeout)
+        except AmiError:
+            mgr.shutdown()
+            raise
+        if resp.get_header("Response") != "Success":
+            mgr.shutdown()
+            raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
+        self.connects += 1
+        return mgr
+
+    def _manager(self) -> _Manager:
+        if self._pid != os.getpid():  # forked (gunicorn preload): never share a socket
+            self._mgr, self._pid = None, os.getpid()
+        mgr = self._mgr
+        if mgr is not None and mgr.connected():
+            return mgr
+        self._mgr = None
+        if time.monotonic() - self._failed_at < self.RETRY_AFTER:
+            raise AmiUnavailable(self._failure or "AMI unavailable")
+        try:
+            self._mgr = self._login("off")
+        except AmiError as exc:
+            self._failed_at = time.monotonic()
+            self._failure = str(exc)
+            raise AmiUnavailable(str(exc)) from None
+        return self._mgr
+
+    def close(self) -> None:
+        with self._lock:
+            if self._mgr is not None:
+                self._mgr.shutdown()
+                self._mgr = None
+
+    def _drop(self, mgr: _Manager) -> None:
+        mgr.shutdown()
+        if self._mgr is mgr:
+            self._mgr = None
+
+    # -- actions -----------------------------------------------------------------
+    def action(self, name: str, headers: Headers = (), timeout: Optional[float] = None) -> Message:
+        """Send one action and return its Response."""
+        resp, _ = self._run(name, headers, timeout, collect=False)
+        return resp
+
+    def list_action(self, name: str, headers: Headers = (), timeout: Optional[float] = None
+                    ) -> Tuple[Message, List[Message]]:
+        """Send an event-list action; return (response, events before the Complete event)."""
+        return self._run(name, headers, timeout, collect=True)
+
+    def _run(self, name, headers, timeout, collect):
+        timeout = self.timeout if timeout is None else timeout
+        pairs = [("Action", check_field("Action", name))] + _pairs(headers, {})
+        with self._lock:
+            mgr = self._manager()
+            aid = mgr.new_action_id()
+            pairs.append(("ActionID", aid))
+            col = mgr.collect(aid, _list_complete) if collect else None
+            deadline = time.monotonic() + timeout
+            try:
+                try:
+                    resp = mgr.send_action(pairs, timeout=timeout)
+                except AmiTimeout:
+                    self._drop(mgr)  # a wedged connection: start clean next time
+                    raise
+                except AmiUnavailable:
+                    self._drop(mgr)
+                    raise
+                result = Message(resp.pairs)
+                if col is None or result.get("EventList") != "start":
+                    return result, []
+                if not col.done.wait(max(0.0, deadline - time.monotonic())):
+                    self._drop(mgr)
+                    raise AmiTimeout("Asterisk did not complete the %s list in %.1f s" % (name, timeout))
+                if col.lost:
+                    self._drop(mgr)
+                    raise AmiUnavailable("AMI connection lost during %s" % name)
+                items = [m for m in col.items if not _list_complete(m)]
+                return result, items
+            finally:
+                if col is not None:
+                    mgr.uncollect(aid)
+
+    # -- AstDB -------------------------------------------------------------------
+    def db_get(self, family: str, key: str) -> Optional[str]:
+        resp, events = self.list_action("DBGet", [("Family", family), ("Key", key)])
+        if not resp.ok:
+            return None
+        for ev in events:
+            if ev.get("Event") == "DBGetResponse":
+                return ev.get("Val", "")
+        return None
+
+    def db_put(self, family: str, key: str, value: object) -> None:
+        resp = self.action("DBPut", [("Family", family), ("Key", key), ("Val", value)])
+        if not resp.ok:
+            raise AmiError("DBPut %s/%s failed: %s" % (family, key, resp.get("Message", "")))
+
+    def db_del(self, family: str, key: str) -> bool:
+        """True if the key existed and is gone."""
+        return self.action("DBDel", [("Family", family), ("Key", key)]).ok
+
+    def db_deltree(self, family: str, key: str = "") -> bool:
+        headers = [("Family", family)] + ([("Key", key)] if key else [])
+        return self.action("DBDelTree", headers).ok
+
+    def db_gettree(self, family: str, key: str = "") -> Dict[str, str]:
+        """Every key under family[/key], as {"/FAMILY/key/sub": value}."""
+        headers = [("Family", family)] + ([("Key", key)] if key else [])
+        resp, events = self.list_action("DBGetTree", headers)
+        if not resp.ok:
+            return {}
+        return {ev.get("Key", ""): ev.get("Val", "") for ev in events if ev.get("Event") == "DBGetTreeResponse"}
+
+    # -- originate and wait on a dedicated connection -----------------------------
+    def originate_and_wait(self, headers: Headers, wait: float) -> Tuple[Message, Optional[Message]]:
+        """Async Originate on a short-lived connection logged in with ``Events: call``
+        and wait up to ``wait`` s for its OriginateResponse.
+
+        A separate connection keeps the shared one free of the call-event flood
+        (a FreePBX-class user gets every VarSet/Newexten of every call)."""
+        pairs = [("Action", "Originate")] + _pairs(headers, {})
+        try:
+            mgr = self._login("call")
+        except AmiError as exc:
+            raise AmiUnavailable(str(exc)) from None
+        try:
+            aid = mgr.new_action_id()
+            pairs.append(("ActionID", aid))
+            col = mgr.collect(aid, lambda m: m.get("Event") == "OriginateResponse")
+            resp = Message(mgr.send_action(pairs, timeout=self.timeout).pairs)
+            if not resp.ok:
+                return resp, None
+            col.done.wait(wait)
+            for m in col.items:
+                if m.get("Event") == "OriginateResponse":
+                    return resp, m
+            return resp, None
+        finally:
+            try:
+                mgr.send_action([("Action", "Logoff")], timeout=1.0)
+            except AmiError:
+                pass
+            mgr.shutdown()

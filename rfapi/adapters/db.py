@@ -1,0 +1,210 @@
+"""MariaDB adapter (mysqlclient): FreePBX's configuration and CDR databases.
+
+* raw, parameterized SQL only (``%s`` placeholders, never string formatting of values);
+* one connection per worker thread and logical database, reused across requests;
+* a connection that went away is replaced transparently when that is safe
+  (reads, or a write that never reached the server); otherwise the caller gets
+  ``DatabaseUnavailable`` and the HTTP layer answers 503 — never a crash;
+* ``transaction()`` for multi-statement writes (commit or roll back as one).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import MySQLdb
+import MySQLdb.cursors
+
+# Client error codes meaning "no usable connection" (the statement did not run
+# or its outcome is unknown): can't connect (2002/2003), server gone (2006),
+# lost during query (2013), killed/shutdown (1053, 1927, 4031), too many
+# connections (1040).
+_GONE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1927, 4031}
+# Only these are certain not to have executed anything.
+_NOT_SENT = {2002, 2003, 2005, 2006}
+
+
+class DatabaseUnavailable(Exception):
+    """The database server cannot be reached or dropped the connection."""
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    pass
+
+
+def _code(exc: Exception) -> int:
+    try:
+        return int(exc.args[0])
+    except (IndexError, TypeError, ValueError):
+        return 0
+
+
+class Tx:
+    """Statements inside one transaction on one connection."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Dict[str, Any]]:
+        cur = self._conn.cursor(MySQLdb.cursors.DictCursor)
+        try:
+            cur.execute(sql, tuple(params))
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Optional[Dict[str, Any]]:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = self._conn.cursor()
+        try:
+            return cur.execute(sql, tuple(params))
+        finally:
+            cur.close()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        cur = self._conn.cursor()
+        try:
+            return cur.executemany(sql, [tuple(r) for r in rows])
+        finally:
+            cur.close()
+
+
+class Database:
+    """Both logical databases: ``which`` is "config" (asterisk) or "cdr"."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, name: str,
+                 cdr_name: Callable[[], str] | str = "asteriskcdrdb", socket: str = "",
+                 connect_timeout: int = 3, read_timeout: int = 30):
+        self._args = dict(host=host, port=int(port), user=user, passwd=password,
+                          connect_timeout=connect_timeout, read_timeout=read_timeout,
+                          write_timeout=read_timeout, charset="utf8mb4", use_unicode=True,
+                          autocommit=True)
+        if socket:
+            self._args["unix_socket"] = socket
+        self.names = {"config": name}
+        self._cdr_name = cdr_name
+        self._local = threading.local()
+        self.connects = 0  # how many connections this process opened (tests, benchmarks)
+
+    # -- connections -------------------------------------------------------
+    def dbname(self, which: str) -> str:
+        if which == "cdr" and "cdr" not in self.names:
+            name = self._cdr_name() if callable(self._cdr_name) else self._cdr_name
+            self.names["cdr"] = name or "asteriskcdrdb"
+        return self.names[which]
+
+    def _connect(self, which: str):
+        try:
+            conn = MySQLdb.connect(db=self.dbname(which), **self._args)
+        except MySQLdb.OperationalError as exc:
+            # Message text of a failed login may name the user: keep it out of logs/answers.
+            raise DatabaseUnavailable("cannot connect to the %s database (error %d)" % (which, _code(exc))) from None
+        self.connects += 1
+        return conn
+
+    def _get(self, which: str):
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(which)
+        if conn is None:
+            conn = conns[which] = self._connect(which)
+            return conn, True
+        return conn, False
+
+    def _drop(self, which: str) -> None:
+        conns = getattr(self._local, "conns", {})
+        conn = conns.pop(which, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        for which in list(getattr(self._local, "conns", {})):
+            self._drop(which)
+
+    # -- statements ----------------------------------------------------------
+    def _run(self, which: str, fn, retry_codes):
+        for attempt in (0, 1):
+            conn, fresh = self._get(which)
+            try:
+                return fn(Tx(conn))
+            except MySQLdb.OperationalError as exc:
+                code = _code(exc)
+                if code not in _GONE:
+                    raise
+                self._drop(which)
+                # A stale pooled connection: try once more on a new one.
+                if attempt == 0 and not fresh and code in retry_codes:
+                    continue
+                if code == 2013 and "timeout" in str(exc).lower():
+                    raise DatabaseTimeout("the %s database did not answer in time" % which) from None
+                raise DatabaseUnavailable("lost the %s database (error %d)" % (which, code)) from None
+            except MySQLdb.InterfaceError:
+                self._drop(which)
+                if attempt == 0 and not fresh:
+                    continue
+                raise DatabaseUnavailable("lost the %s database" % which) from None
+        raise AssertionError("unreachable")
+
+    def query(self, sql: str, params: Sequence[Any] = (), which: str = "config",
+              missing_ok: bool = False) -> List[Dict[str, Any]]:
+        """Rows as dicts. ``missing_ok``: a table that does not exist (a FreePBX
+        module not installed on this box) reads as empty instead of failing."""
+        try:
+            return self._run(which, lambda tx: tx.query(sql, params), _GONE)
+        except MySQLdb.ProgrammingError as exc:
+            if missing_ok and _code(exc) == 1146:
+                return []
+            raise
+
+    def query_one(self, sql: str, params: Sequence[Any] = (), which: str = "config") -> Optional[Dict[str, Any]]:
+        rows = self.query(sql, params, which)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Sequence[Any] = (), which: str = "config") -> int:
+        return self._run(which, lambda tx: tx.execute(sql, params), _NOT_SENT)
+
+    @contextlib.contextmanager
+    def transaction(self, which: str = "config") -> Iterator[Tx]:
+        """``with db.transaction() as tx:`` — commit on success, roll back on any exception."""
+        conn = None
+        for attempt in (0, 1):
+            conn, fresh = self._get(which)
+            try:
+                conn.begin()
+                break
+            except (MySQLdb.OperationalError, MySQLdb.InterfaceError) as exc:
+                self._drop(which)
+                if attempt == 0 and not fresh:
+                    continue
+                raise DatabaseUnavailable("lost the %s database (error %d)" % (which, _code(exc))) from None
+        try:
+            yield Tx(conn)
+        except BaseException as exc:
+            try:
+                conn.rollback()
+            except Exception:
+                self._drop(which)
+            if isinstance(exc, (MySQLdb.OperationalError, MySQLdb.InterfaceError)) and _code(exc) in _GONE | {0}:
+                self._drop(which)
+                raise DatabaseUnavailable("lost the %s database during a transaction" % which) from None
+            raise
+        try:
+            conn.commit()
+        except (MySQLdb.OperationalError, MySQLdb.InterfaceError):
+            self._drop(which)
+            raise DatabaseUnavailable("lost the %s database at commit; the change may not be saved" % which) from None
+
+    def ping(self, which: str = "config") -> float:
+        """Round trip of a trivial query, in seconds (``rfapi check``)."""
+        t = time.monotonic()
+        self.query("SELECT 1", (), which)
+        return time.monotonic() - t

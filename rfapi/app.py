@@ -1,0 +1,159 @@
+"""The app factory: ``rfapi:create_app()``."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from typing import Optional
+
+from flask import Flask, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import config as config_mod
+from .adapters.ami import AmiInputError, AmiTimeout, AmiUnavailable
+from .adapters.db import DatabaseTimeout, DatabaseUnavailable
+from .adapters.files import UnsafePath
+from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
+from .auth import AdminCache, FailureTracker, make_auth
+from .http import ApiError, BadRequest, reason, reply
+from .proxy import TrustedProxy
+from .runtime import Runtime
+
+PREFIX = "/api/v1"
+access_log = logging.getLogger("rfapi.access")
+error_log = logging.getLogger("rfapi.error")
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger("rfapi")
+    if not root.handlers:
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(h)
+        root.setLevel(logging.INFO)
+        root.propagate = True  # pytest caplog and any site logging config still see it
+    access = logging.getLogger("rfapi.access")
+    if not access.handlers:
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(logging.Formatter("%(message)s"))  # already one JSON object per line
+        access.addHandler(h)
+        access.propagate = False  # own handler only: the line is already JSON
+
+
+def create_app(config_path: Optional[str] = None) -> Flask:
+    """Build the app from the INI file (``config_path``, else $RFAPI_CONFIG, else
+    /etc/rfapi/rfapi.ini). A bad config raises ConfigError (a SystemExit with
+    one clear line naming the file and key)."""
+    _setup_logging()
+    try:
+        cfg = config_mod.load(config_path)
+    except config_mod.ConfigError as exc:
+        print("rfapi: configuration error: %s" % exc, file=sys.stderr, flush=True)
+        raise
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.url_map.strict_slashes = False
+    rt = Runtime(cfg)
+    app.extensions["rfapi"] = rt
+    app.extensions["rfapi.auth"] = make_auth()
+    app.extensions["rfapi.admin_cache"] = AdminCache()
+    app.extensions["rfapi.failures"] = FailureTracker()
+
+    from . import resources
+
+    for res in resources.load():
+        app.register_blueprint(res.blueprint, url_prefix=PREFIX)
+
+    _install_handlers(app)
+    app.wsgi_app = TrustedProxy(app.wsgi_app, hops=cfg.trusted_proxies)
+    return app
+
+
+def _install_handlers(app: Flask) -> None:
+    @app.before_request
+    def _start():
+        g.rfapi_request_id = uuid.uuid4().hex[:16]
+        g.rfapi_t0 = time.monotonic()
+
+    @app.after_request
+    def _finish(resp):
+        rid = getattr(g, "rfapi_request_id", None) or uuid.uuid4().hex[:16]
+        resp.headers["X-Request-Id"] = rid
+        user = getattr(g, "rfapi_user", None)
+        t0 = getattr(g, "rfapi_t0", None)
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "request_id": rid,
+            "client": request.remote_addr or "unix",
+            "user": user.name if user else None,
+            "method": request.method,
+            "path": request.path,
+            "status": resp.status_code,
+            "duration_ms": round((time.monotonic() - t0) * 1000, 2) if t0 else None,
+        }
+        access_log.info(json.dumps(line, separators=(",", ":")))
+        return resp
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return exc.response()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        headers = {}
+        if status == 405:
+            allowed = sorted(m for m in (exc.valid_methods or []) if m not in ("OPTIONS",))
+            headers["Allow"] = ", ".join(allowed)
+        message = reason(status)
+        if status == 413:
+            message = "Payload Too Large: the request body is over the limit"
+        if status == 400:  # werkzeug's own (e.g. a malformed multipart body)
+            return BadRequest({"body": "could not be parsed"}).response()
+        return reply(None, status, message, headers)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _db_down(exc):
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        if isinstance(exc, DatabaseTimeout):
+            return reply(None, 504, "Gateway Timeout: the database did not answer in time")
+        return reply(None, 503, "Service Unavailable: the PBX database is unreachable")
+
+    @app.errorhandler(AmiUnavailable)
+    def _ami_down(exc):
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        return reply(None, 503, "Service Unavailable: Asterisk (AMI) is unreachable")
+
+    @app.errorhandler(AmiTimeout)
+    def _ami_slow(exc):
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        return reply(None, 504, "Gateway Timeout: Asterisk did not answer in time")
+
+    @app.errorhandler(AmiInputError)
+    def _ami_input(exc):
+        return BadRequest({exc.field: "contains a forbidden character"}).response()
+
+    @app.errorhandler(UnsafePath)
+    def _unsafe(exc):
+        return reply(None, 404, "Not Found")
+
+    @app.errorhandler(FwconsoleTimeout)
+    def _fw_timeout(exc):
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        return reply({"output": exc.output.splitlines()[-20:]}, 504,
+                     "Gateway Timeout: fwconsole did not finish in time")
+
+    @app.errorhandler(FwconsoleMissing)
+    def _fw_missing(exc):
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        return reply(None, 503, "Service Unavailable: fwconsole is not available")
+
+    @app.errorhandler(Exception)
+    def _crash(exc):
+        # Full traceback to the log with the request id; never to the client.
+        error_log.exception("request %s: unhandled %s", g.get("rfapi_request_id"), type(exc).__name__)
+        return reply(None, 500, "Internal Server Error (request id %s)" % g.get("rfapi_request_id"))

@@ -1,0 +1,200 @@
+"""HTTP Basic auth (flask-httpauth).
+
+Accepted: the API user from the config (constant-time compare, no database
+hit), or a FreePBX admin from ``ampusers`` whose password matches its stored
+SHA-1 and whose sections grant ALL SECTIONS (``*``). Admin lookups that
+succeeded are cached for a few seconds; failures never are.
+
+Repeated failures from one client address within a window earn that address a
+429 for a cool-down; each failure is logged as one fail2ban-friendly line."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Deque, Dict, Optional, Tuple
+
+from flask import current_app, g, request
+from flask_httpauth import HTTPBasicAuth
+
+from .http import ApiError, Forbidden, TooManyRequests, reply
+from .runtime import runtime
+
+REALM = "PBX API"
+log = logging.getLogger("rfapi.auth")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    kind: str          # "api" or "ampuser"
+    full_access: bool
+
+
+def sha1_hex(password: str) -> str:
+    return hashlib.sha1(password.encode("utf-8")).hexdigest()
+
+
+def sections_of(raw) -> list:
+    if isinstance(raw, (bytes, bytearray)):
+        raw = raw.decode("utf-8", "replace")
+    return [s for s in (raw or "").split(";") if s != ""]
+
+
+class AdminCache:
+    """Positive ampusers lookups, keyed by user and a hash of the password tried."""
+
+    def __init__(self):
+        self._data: Dict[Tuple[str, str], Tuple[User, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and hit[1] > time.monotonic():
+                return hit[0]
+            self._data.pop(key, None)
+            return None
+
+    def put(self, key, user: User, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._data) > 1000:
+                self._data.clear()
+            self._data[key] = (user, time.monotonic() + ttl)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class FailureTracker:
+    """Failed logins per client address (per process)."""
+
+    def __init__(self):
+        self._fails: Dict[str, Deque[float]] = {}
+        self._blocked: Dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, addr: str) -> bool:
+        with self._lock:
+            until = self._blocked.get(addr)
+            if until is None:
+                return False
+            if until > time.monotonic():
+                return True
+            del self._blocked[addr]
+            return False
+
+    def fail(self, addr: str, limit: int, window: float, cooldown: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            q = self._fails.setdefault(addr, deque())
+            q.append(now)
+            while q and q[0] < now - window:
+                q.popleft()
+            if len(q) >= limit:
+                self._blocked[addr] = now + cooldown
+                q.clear()
+            if len(self._fails) > 10000:  # bound memory under a spray of addresses
+                self._fails = {a: d for a, d in self._fails.items() if d and d[-1] > now - window}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._fails.clear()
+            self._blocked.clear()
+
+
+def make_auth() -> HTTPBasicAuth:
+    auth = HTTPBasicAuth(realm=REALM)
+
+    @auth.verify_password
+    def verify(username: str, password: str) -> Optional[User]:
+        if not username and not password:
+            return None
+        rt = runtime()
+        cfg = rt.config
+        # Constant-time on both fields; the API user never touches the database.
+        user_ok = hmac.compare_digest(username.encode("utf-8"), cfg.api_user.encode("utf-8"))
+        pass_ok = hmac.compare_digest(password.encode("utf-8"), cfg.api_password.encode("utf-8"))
+        if user_ok and pass_ok:
+            return User(username, "api", True)
+        return check_ampuser(username, password)
+
+    @auth.error_handler
+    def unauthorized(status):
+        if status == 401:
+            return reply(None, 401, "Unauthorized")
+        return reply(None, status)
+
+    return auth
+
+
+def check_ampuser(username: str, password: str) -> Optional[User]:
+    ext = current_app.extensions
+    cache: AdminCache = ext["rfapi.admin_cache"]
+    key = (username, hashlib.sha256(password.encode("utf-8")).hexdigest())
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    row = runtime().db.query_one(
+        "SELECT password_sha1, sections FROM ampusers WHERE username = %s", (username,))
+    if row is None or not row["password_sha1"]:
+        return None
+    stored = (row["password_sha1"] or "").strip().lower()
+    if not hmac.compare_digest(sha1_hex(password).encode(), stored.encode()):
+        return None
+    user = User(username, "ampuser", "*" in sections_of(row["sections"]))
+    cache.put(key, user, runtime().config.auth_cache_seconds)
+    return user
+
+
+def client_address() -> str:
+    return request.remote_addr or "unix"
+
+
+def record_failure(username: str, why: str = "bad credentials") -> None:
+    """Count an authentication failure for the client address and log it."""
+    cfg = runtime().config
+    addr = client_address()
+    # One line per failure; deploy/fail2ban/filter.d/rfapi.conf matches it.
+    log.warning("rfapi auth failure from %s user=%s reason=%s", addr, _printable(username), why)
+    current_app.extensions["rfapi.failures"].fail(addr, cfg.auth_fail_limit, cfg.auth_fail_window,
+                                                  cfg.auth_fail_cooldown)
+
+
+def _printable(text: str) -> str:
+    text = "".join(c if c.isprintable() and c not in " \"'" else "?" for c in (text or ""))
+    return (text[:64] or "-")
+
+
+def authenticate() -> User:
+    """Run Basic auth for the current request; raise/return the error answers."""
+    ext = current_app.extensions
+    addr = client_address()
+    if ext["rfapi.failures"].blocked(addr):
+        raise TooManyRequests("Too many failed logins from this address; try again later",
+                              headers={"Retry-After": str(int(runtime().config.auth_fail_cooldown))})
+    auth: HTTPBasicAuth = ext["rfapi.auth"]
+    credentials = auth.get_auth()
+    user = None
+    scheme = getattr(credentials, "type", b"") or b""
+    if isinstance(scheme, bytes):
+        scheme = scheme.decode("latin-1")
+    if credentials is not None and scheme.lower() == "basic":
+        user = auth.authenticate(credentials, None)
+    if not user:
+        if credentials is not None:
+            record_failure(getattr(credentials, "username", "") or "")
+        raise ApiError("Unauthorized", status=401,
+                       headers={"WWW-Authenticate": 'Basic realm="%s"' % REALM})
+    g.rfapi_user = user
+    g.flask_httpauth_user = user
+    if not user.full_access:
+        raise Forbidden("Forbidden: this admin does not have ALL SECTIONS")
+    return user

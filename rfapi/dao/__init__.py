@@ -1,0 +1,1 @@
+"""Data-access functions: the SQL of each resource (raw, parameterized)."""

@@ -1,0 +1,104 @@
+"""The answer envelope and the errors every route may raise.
+
+Every answer is ``{"status": <int>, "message": <str>, "data": <any>}`` with the
+HTTP status equal to ``status``; ``message`` is the standard reason phrase
+unless a sentence helps the caller more ("Extension 101 already exists")."""
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+from typing import Any, Dict, Mapping, Optional
+
+from flask import Response
+from werkzeug.http import HTTP_STATUS_CODES
+
+
+def reason(status: int) -> str:
+    if status == 404:
+        return "Not Found"
+    return HTTP_STATUS_CODES.get(status, "Unknown")
+
+
+def _default(obj: Any):
+    if isinstance(obj, datetime.datetime):
+        return obj.isoformat()
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return obj.isoformat()
+    if isinstance(obj, datetime.timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, decimal.Decimal):
+        return int(obj) if obj == obj.to_integral_value() else float(obj)
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.decode("utf-8", "replace")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError("not JSON serialisable: %s" % type(obj).__name__)
+
+
+def to_json(payload: Any) -> str:
+    return json.dumps(payload, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def reply(data: Any = None, status: int = 200, message: Optional[str] = None,
+          headers: Optional[Mapping[str, str]] = None) -> Response:
+    body = to_json({"status": status, "message": message or reason(status), "data": data})
+    resp = Response(body, status=status, mimetype="application/json")
+    if headers:
+        for k, v in headers.items():
+            resp.headers[k] = v
+    return resp
+
+
+class ApiError(Exception):
+    """Raise anywhere in a request to answer with this status/message/data."""
+
+    status = 500
+
+    def __init__(self, message: Optional[str] = None, data: Any = None, status: Optional[int] = None,
+                 headers: Optional[Dict[str, str]] = None):
+        if status is not None:
+            self.status = status
+        self.message = message or reason(self.status)
+        self.data = data
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def response(self) -> Response:
+        return reply(self.data, self.status, self.message, self.headers)
+
+
+class BadRequest(ApiError):
+    """400 with ``data: {"errors": {field: why}}``."""
+
+    status = 400
+
+    def __init__(self, errors: Dict[str, str], message: Optional[str] = None):
+        if message is None:
+            fields = ", ".join(sorted(errors))
+            message = "Invalid parameter%s: %s" % ("s" if len(errors) > 1 else "", fields)
+        super().__init__(message, {"errors": errors})
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
+class GatewayTimeout(ApiError):
+    status = 504

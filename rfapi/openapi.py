@@ -1,0 +1,107 @@
+"""OpenAPI 3.0 document built from the route table (rfapi/routing.py)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict
+
+from . import __version__
+from .http import reason
+from .routing import ALL_METHODS, all_specs
+
+PREFIX = "/api/v1"
+
+
+def envelope(status: int, data_schema: Dict[str, Any] = None) -> Dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["status", "message", "data"],
+        "properties": {
+            "status": {"type": "integer", "enum": [status]},
+            "message": {"type": "string"},
+            "data": data_schema if data_schema is not None else {"nullable": True},
+        },
+    }
+
+
+ERRORS_SCHEMA = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "object", "additionalProperties": {"type": "string"}}},
+}
+
+
+def _response(status: int, data_schema=None, description=None) -> Dict[str, Any]:
+    return {"description": description or reason(status),
+            "content": {"application/json": {"schema": envelope(status, data_schema)}}}
+
+
+def document(server: str = "") -> Dict[str, Any]:
+    paths: Dict[str, Dict[str, Any]] = {}
+    by_rule: Dict[str, set] = {}
+    for spec in all_specs():
+        by_rule.setdefault(spec.rule, set()).add(spec.method)
+    for spec in all_specs():
+        path = PREFIX + re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", spec.rule)
+        op: Dict[str, Any] = {"tags": [spec.tag], "summary": spec.summary,
+                              "operationId": "%s_%s" % (spec.method.lower(),
+                                                        re.sub(r"[^A-Za-z0-9]+", "_", spec.rule).strip("_"))}
+        if spec.description and spec.description != spec.summary:
+            op["description"] = spec.description
+        parameters = []
+        for name in re.findall(r"<(?:[a-z]+:)?([A-Za-z_]+)>", spec.rule):
+            parameters.append({"name": name, "in": "path", "required": True,
+                               "description": spec.path_params.get(name, ""),
+                               "schema": {"type": "string", "pattern": r"^[^/]+$"}})
+        responses: Dict[str, Any] = {}
+        if spec.planned:
+            responses["501"] = _response(501, None, "Planned, not implemented yet")
+        else:
+            if spec.method in ("GET", "DELETE"):
+                for p in spec.params:
+                    parameters.append({"name": p.name, "in": "query", "required": p.required,
+                                       "description": p.description,
+                                       "schema": p.schema(),
+                                       **({"style": "form", "explode": True} if p.kind == "array" else {})})
+            elif spec.params:
+                props = {p.name: p.schema() for p in spec.params}
+                required = [p.name for p in spec.params if p.required]
+                body_schema: Dict[str, Any] = {"type": "object", "properties": props,
+                                               "additionalProperties": False}
+                if required:
+                    body_schema["required"] = required
+                op["requestBody"] = {"required": bool(required), "content": {
+                    "application/json": {"schema": body_schema},
+                    "application/x-www-form-urlencoded": {"schema": body_schema},
+                }}
+            if spec.produces != "application/json":
+                responses[str(spec.status)] = {"description": "The file",
+                                               "content": {spec.produces: {"schema": {"type": "string",
+                                                                                      "format": "binary"}}}}
+            else:
+                responses[str(spec.status)] = _response(spec.status, spec.response)
+            if spec.params:
+                responses["400"] = _response(400, ERRORS_SCHEMA, "A parameter is missing or invalid")
+            if spec.auth:
+                responses["401"] = _response(401, None, "Missing or wrong credentials")
+                responses["403"] = _response(403, None, "Admin without ALL SECTIONS")
+                responses["429"] = _response(429, None, "Too many failed logins from this address")
+            for code in spec.errors:
+                responses.setdefault(str(code), _response(code))
+        if parameters:
+            op["parameters"] = parameters
+        op["responses"] = responses
+        if spec.auth:
+            op["security"] = [{"basic": []}]
+        else:
+            op["security"] = []
+        paths.setdefault(path, {})[spec.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "rfapi — FreePBX REST API", "version": __version__,
+                 "description": "Every answer is {status, message, data}. Methods a route does not "
+                                "implement answer 405 with Allow; planned ones 501."},
+        "servers": [{"url": server or "/"}],
+        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        "security": [{"basic": []}],
+        "paths": paths,
+    }

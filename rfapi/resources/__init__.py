@@ -1,0 +1,37 @@
+"""The resources: one module (and one Flask blueprint) per FreePBX thing.
+
+Registered in this one place; each module defines ``resource = Resource(...)``."""
+
+# Order is the order of the OpenAPI document.
+MODULES = [
+    "test",
+    "coffee",
+    "pbx",
+    "announcements",
+    "callflowcontrols",
+    "conferences",
+    "dids",
+    "ivrs",
+    "patterns",
+    "queues",
+    "ringgroups",
+    "timeconditions",
+    "recordings",
+    "cdr",
+    "extensions",
+    "cache",
+    "extdump",
+    "ampusers",
+    "followme",
+    "call",
+    "state",
+    "registrations",
+    "voicemail",
+    "openapi",
+]
+
+
+def load():
+    import importlib
+
+    return [importlib.import_module("%s.%s" % (__name__, m)).resource for m in MODULES]

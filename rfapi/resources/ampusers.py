@@ -1,0 +1,4 @@
+"""FreePBX administrators (ampusers)."""
+from ..routing import Resource
+
+resource = Resource("ampusers", "FreePBX administrators (ampusers)")

@@ -1,0 +1,4 @@
+"""Cache control."""
+from ..routing import Resource
+
+resource = Resource("cache", "Cache control")

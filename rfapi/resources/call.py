@@ -1,0 +1,4 @@
+"""Click-to-call."""
+from ..routing import Resource
+
+resource = Resource("call", "Click-to-call")

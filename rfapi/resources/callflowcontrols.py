@@ -1,0 +1,4 @@
+"""Call flow control toggles (FreePBX daynight module)."""
+from ..routing import Resource
+
+resource = Resource("callflowcontrols", "Call flow control toggles (FreePBX daynight module)")

@@ -1,0 +1,4 @@
+"""Inbound routes (DIDs)."""
+from ..routing import Resource
+
+resource = Resource("dids", "Inbound routes (DIDs)")

@@ -1,0 +1,4 @@
+"""Follow Me."""
+from ..routing import Resource
+
+resource = Resource("followme", "Follow Me")

@@ -1,0 +1,4 @@
+"""IVRs and their entries."""
+from ..routing import Resource
+
+resource = Resource("ivrs", "IVRs and their entries")

@@ -1,0 +1,4 @@
+"""Outbound routes and dial patterns."""
+from ..routing import Resource
+
+resource = Resource("patterns", "Outbound routes and dial patterns")

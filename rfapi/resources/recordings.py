@@ -1,0 +1,4 @@
+"""System recordings."""
+from ..routing import Resource
+
+resource = Resource("recordings", "System recordings")

@@ -1,0 +1,4 @@
+"""SIP registrations."""
+from ..routing import Resource
+
+resource = Resource("registrations", "SIP registrations")

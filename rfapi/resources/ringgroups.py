@@ -1,0 +1,4 @@
+"""Ring groups."""
+from ..routing import Resource
+
+resource = Resource("ringgroups", "Ring groups")

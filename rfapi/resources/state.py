@@ -1,0 +1,4 @@
+"""Device state and presence."""
+from ..routing import Resource
+
+resource = Resource("state", "Device state and presence")

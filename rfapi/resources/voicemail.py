@@ -1,0 +1,4 @@
+"""Voicemail messages."""
+from ..routing import Resource
+
+resource = Resource("voicemail", "Voicemail messages")

@@ -1,0 +1,103 @@
+"""The route table: each resource declares its routes here once; the same
+declarations route requests, validate parameters, answer 405/501, require auth
+and produce the OpenAPI document (rfapi/openapi.py)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from flask import Blueprint, Response, g, request
+
+from . import params as P
+from .http import ApiError, reply
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class RouteSpec:
+    rule: str
+    method: str
+    handler: Optional[Callable]
+    summary: str = ""
+    description: str = ""
+    params: Sequence[P.Param] = ()
+    response: Optional[Dict[str, Any]] = None  # JSON schema of "data" on success
+    status: int = 200                            # success status
+    errors: Sequence[int] = ()                   # extra documented error statuses
+    planned: bool = False                        # declared but not implemented -> 501
+    auth: bool = True
+    produces: str = "application/json"           # e.g. "audio/*" for downloads
+    tag: str = ""
+    path_params: Dict[str, str] = field(default_factory=dict)  # name -> description
+
+
+class Resource:
+    """One blueprint per resource (a FreePBX module's worth of routes)."""
+
+    registry: List["Resource"] = []
+
+    def __init__(self, name: str, description: str = ""):
+        self.name = name
+        self.description = description
+        self.blueprint = Blueprint(name, __name__)
+        self.specs: List[RouteSpec] = []
+        Resource.registry.append(self)
+
+    def route(self, rule: str, method: str = "GET", *, summary: str = "", description: str = "",
+              params: Sequence[P.Param] = (), response: Optional[Dict[str, Any]] = None,
+              status: int = 200, errors: Sequence[int] = (), auth: bool = True,
+              produces: str = "application/json", path_params: Optional[Dict[str, str]] = None):
+        """Decorate ``handler(params, **url_args)``; it returns data (wrapped in the
+        envelope with ``status``), a (data, message) tuple, or a Response."""
+
+        def deco(fn: Callable) -> Callable:
+            spec = RouteSpec(rule, method.upper(), fn, summary or (fn.__doc__ or "").strip().split("\n")[0],
+                             description or (fn.__doc__ or "").strip(), tuple(params), response, status,
+                             tuple(errors), False, auth, produces, self.name, path_params or {})
+            self._add(spec)
+            return fn
+
+        return deco
+
+    def planned(self, rule: str, method: str, summary: str = "") -> None:
+        """A method on the roadmap: answers 501 Not Implemented."""
+        self._add(RouteSpec(rule, method.upper(), None, summary or "Planned; not implemented yet",
+                            planned=True, tag=self.name))
+
+    def _add(self, spec: RouteSpec) -> None:
+        self.specs.append(spec)
+        endpoint = "%s_%s_%s" % (self.name, spec.method.lower(), len(self.specs))
+        self.blueprint.add_url_rule(spec.rule, endpoint, _view(spec), methods=[spec.method],
+                                    provide_automatic_options=False)
+
+
+def _view(spec: RouteSpec) -> Callable:
+    def view(**url_args):
+        if spec.planned:
+            return reply(None, 501, "Not Implemented: %s %s is planned" % (spec.method, request.path))
+        if spec.auth:
+            from .auth import authenticate
+            authenticate()
+        raw = P.gather()
+        values = P.validate(spec.params, raw)
+        g.rfapi_params = values
+        g.rfapi_secret_params = [p.name for p in spec.params if p.secret]
+        result = spec.handler(values, **url_args)
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple):
+            data, message = result
+            return reply(data, spec.status, message)
+        return reply(result, spec.status)
+
+    view.__name__ = "%s_%s" % (spec.method.lower(), re.sub(r"[^A-Za-z0-9_]", "_", spec.rule))
+    return view
+
+
+def all_specs() -> List[RouteSpec]:
+    out: List[RouteSpec] = []
+    for res in Resource.registry:
+        out.extend(res.specs)
+    return out

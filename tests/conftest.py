@@ -1,0 +1,41 @@
+"""Fixtures: a real MariaDB world loaded with the fixture office, a real AMI
+peer on a TCP port, a fwconsole stand-in, real spool/sounds trees, and the app.
+
+* ``office_db``  (session): the office databases, shared by read-only tests.
+* ``pbx``        : a fresh world (peer, files, config) over the shared databases.
+* ``pbx_rw``     : the same over a private clone of the databases, for writes.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.support import dbworld, world
+
+
+@pytest.fixture(scope="session")
+def office_db():
+    dbworld.drop_stale_worlds()
+    w = dbworld.create_world()
+    try:
+        world.load_office(w)
+        yield w
+    finally:
+        dbworld.drop_world(w)
+
+
+@pytest.fixture
+def pbx(office_db, tmp_path):
+    p = world.build(tmp_path / "pbx", office_db)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def pbx_rw(office_db, tmp_path):
+    clone = dbworld.clone_world(office_db)
+    p = world.build(tmp_path / "pbx", clone)
+    try:
+        yield p
+    finally:
+        p.close()
+        dbworld.drop_world(clone)

@@ -1,0 +1,159 @@
+"""Issue 2: the AMI adapter over pyst2, against the AMI peer on a real TCP socket."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rfapi.adapters.ami import AMI, AmiInputError, AmiTimeout, AmiUnavailable, _Msg
+from tests.support.amipeer import AmiPeer
+
+
+@pytest.fixture
+def peer():
+    p = AmiPeer(users={"admin": "amp111"})
+    p.login_fail_delay = 0.05
+    p.start()
+    yield p
+    p.stop()
+
+
+def make_ami(peer, timeout=2.0, secret="amp111"):
+    ami = AMI(lambda: (peer.host, peer.port, "admin", secret), timeout=timeout)
+    ami.RETRY_AFTER = 0.0
+    return ami
+
+
+def test_login_events_off_and_ping(peer):
+    ami = make_ami(peer)
+    resp = ami.action("Ping")
+    assert resp.get("Response") == "Success" and resp.get("Ping") == "Pong"
+    login = peer.actions[0]
+    assert login.name == "Login"
+    assert login.headers[:4] == [("Action", "Login"), ("Username", "admin"), ("Secret", "amp111"),
+                                 ("Events", "off")]
+    ping = peer.actions[1]
+    assert ping.name == "Ping" and ping.get("ActionID") == resp.get("ActionID")
+    # One persistent login for many actions.
+    for _ in range(5):
+        ami.action("Ping")
+    assert peer.connections_opened == 1 and ami.connects == 1
+    ami.close()
+
+
+def test_event_list_collected_by_action_id(peer):
+    peer.astdb.update({"/AMPUSER/101/cidname": "Ext 101", "/AMPUSER/101/cidnum": "101",
+                       "/AMPUSER/1010/cidname": "not me"})
+    ami = make_ami(peer)
+    assert ami.db_gettree("AMPUSER", "101") == {"/AMPUSER/101/cidname": "Ext 101", "/AMPUSER/101/cidnum": "101"}
+    assert ami.db_get("AMPUSER", "101/cidnum") == "101"
+    assert ami.db_get("AMPUSER", "101/missing") is None
+    ami.db_put("CW", "101", "ENABLED")
+    assert peer.astdb["/CW/101"] == "ENABLED"
+    assert ami.db_del("CW", "101") is True
+    assert ami.db_del("CW", "101") is False
+    assert ami.db_deltree("AMPUSER", "101") is True
+    assert "/AMPUSER/1010/cidname" in peer.astdb and "/AMPUSER/101/cidname" not in peer.astdb
+    ami.close()
+
+
+def test_threads_never_get_each_others_replies(peer):
+    ami = make_ami(peer)
+    for i in range(8):
+        peer.astdb["/T/%d" % i] = "v%d" % i
+    errors = []
+
+    def worker(i):
+        for _ in range(20):
+            if ami.db_get("T", str(i)) != "v%d" % i:
+                errors.append(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert peer.connections_opened == 1
+    ami.close()
+
+
+def test_reconnects_after_the_peer_restarts(peer):
+    ami = make_ami(peer)
+    assert ami.action("Ping").ok
+    peer.restart()
+    time.sleep(0.1)  # the reader sees EOF; the next action logs in on a brand-new pyst2 Manager
+    assert ami.action("Ping").ok
+    assert ami.connects == 2
+    peer.drop_connections()
+    time.sleep(0.1)
+    assert ami.action("Ping").ok
+    assert ami.connects == 3 and peer.connections_opened == 3
+
+
+def test_connection_lost_mid_action_is_unavailable(peer):
+    ami = make_ami(peer)
+    assert ami.action("Ping").ok
+    peer.stall = True  # the action is read but never answered...
+    threading.Timer(0.2, peer.drop_connections).start()  # ...and then the socket goes away
+    with pytest.raises(AmiUnavailable):
+        ami.action("Ping")
+    peer.stall = False
+    assert ami.action("Ping").ok
+    ami.close()
+
+
+def test_peer_down_is_unavailable(peer):
+    ami = make_ami(peer)
+    peer.stop()
+    with pytest.raises(AmiUnavailable):
+        ami.action("Ping")
+
+
+def test_refused_login_is_unavailable_without_the_secret(peer):
+    ami = make_ami(peer, secret="wrong-secret")
+    with pytest.raises(AmiUnavailable) as exc:
+        ami.action("Ping")
+    assert "wrong-secret" not in str(exc.value)
+    assert peer.logins[-1][:2] == ("admin", False)
+
+
+def test_stalled_asterisk_times_out_and_next_action_reconnects(peer):
+    ami = make_ami(peer, timeout=0.5)
+    assert ami.action("Ping").ok
+    peer.stall = True
+    t0 = time.monotonic()
+    with pytest.raises(AmiTimeout):
+        ami.action("Ping")
+    assert time.monotonic() - t0 < 1.5
+    peer.stall = False
+    assert ami.action("Ping").ok
+    assert ami.connects == 2
+    ami.close()
+
+
+@pytest.mark.parametrize("value", ["a\r\nAction: Originate", "a\nb", "a\rb", "nul\x00"])
+def test_cr_lf_nul_refused_before_anything_is_sent(peer, value):
+    ami = make_ami(peer)
+    ami.action("Ping")
+    before = len(peer.actions)
+    with pytest.raises(AmiInputError):
+        ami.db_put("AMPUSER", "101/cidname", value)
+    with pytest.raises(AmiInputError):
+        ami.action("DBGet", [("Family", value), ("Key", "x")])
+    assert len(peer.actions) == before
+    ami.close()
+
+
+def test_parser_keeps_repeated_headers_and_chanvariable():
+    """pyst2's own parser calls dict.has_key() on ChanVariable (dies on Python 3) and
+    keeps only the last of repeated headers; the adapter's parser does neither."""
+    lines = ["Event: Newchannel\r\n", "Channel: PJSIP/101-00000001\r\n", "ChanVariable: A=1\r\n",
+             "ChanVariable: B=2\r\n", "Message: Presence State\r\n", "Message: Back at two\n",
+             "Uniqueid: 1.1\r\n"]
+    m = _Msg(lines)
+    assert m.pairs == [("Event", "Newchannel"), ("Channel", "PJSIP/101-00000001"), ("ChanVariable", "A=1"),
+                       ("ChanVariable", "B=2"), ("Message", "Presence State"), ("Message", "Back at two"),
+                       ("Uniqueid", "1.1")]
+    assert m.get_header("Message") == "Presence State"
