@@ -25,4 +25,4 @@ Ctrl-C stops it.
 
 INFO
 RFAPI_CONFIG="$ROOT/rfapi.ini" .venv/bin/gunicorn --bind 127.0.0.1:8080 --workers 2 --threads 4 \
-    --access-logfile - 'rfapi:create_app()'
+    'rfapi:create_app()'

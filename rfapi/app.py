@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -61,7 +62,7 @@ def create_app(config_path: Optional[str] = None) -> Flask:
     app.extensions["rfapi"] = rt
     app.extensions["rfapi.auth"] = make_auth()
     app.extensions["rfapi.admin_cache"] = AdminCache()
-    app.extensions["rfapi.failures"] = FailureTracker()
+    app.extensions["rfapi.failures"] = FailureTracker(_failure_db(cfg))
 
     from . import resources
 
@@ -71,6 +72,15 @@ def create_app(config_path: Optional[str] = None) -> Flask:
     _install_handlers(app)
     app.wsgi_app = TrustedProxy(app.wsgi_app, hops=cfg.trusted_proxies)
     return app
+
+
+def _failure_db(cfg) -> Optional[str]:
+    """Where failed logins are counted across workers (None: per-process memory)."""
+    try:
+        os.makedirs(cfg.paths.cache, exist_ok=True)
+    except OSError:
+        return None
+    return os.path.join(cfg.paths.cache, "auth-failures.sqlite")
 
 
 def _install_handlers(app: Flask) -> None:

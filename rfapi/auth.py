@@ -74,40 +74,97 @@ class AdminCache:
 
 
 class FailureTracker:
-    """Failed logins per client address (per process)."""
+    """Failed logins per client address, shared by every gunicorn worker.
 
-    def __init__(self):
-        self._fails: Dict[str, Deque[float]] = {}
-        self._blocked: Dict[str, float] = {}
+    State lives in a small SQLite file in the cache dir, so N failures mean N
+    across all workers (not N per worker). If that file cannot be used (cache
+    dir not writable) it degrades to per-process memory, and says so once."""
+
+    def __init__(self, path: Optional[str] = None):
+        self._path = path
+        self._mem_fails: Dict[str, Deque[float]] = {}
+        self._mem_blocked: Dict[str, float] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._shared = path is not None
+
+    def _db(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            import sqlite3
+
+            conn = sqlite3.connect(self._path, timeout=2.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS failure (addr TEXT NOT NULL, at REAL NOT NULL)")
+            conn.execute("CREATE INDEX IF NOT EXISTS failure_addr ON failure (addr, at)")
+            conn.execute("CREATE TABLE IF NOT EXISTS blocked (addr TEXT PRIMARY KEY, until REAL NOT NULL)")
+            self._local.conn = conn
+        return conn
+
+    def _fallback(self, exc: Exception) -> None:
+        if self._shared:
+            log.warning("failed-login tracking falls back to per-process memory: %s", exc)
+        self._shared = False
 
     def blocked(self, addr: str) -> bool:
+        now = time.time()
+        if self._shared:
+            try:
+                row = self._db().execute("SELECT until FROM blocked WHERE addr = ?", (addr,)).fetchone()
+                return bool(row) and row[0] > now
+            except Exception as exc:  # sqlite3.Error, OSError
+                self._fallback(exc)
         with self._lock:
-            until = self._blocked.get(addr)
-            if until is None:
+            until = self._mem_blocked.get(addr)
+            if until is None or until <= now:
+                self._mem_blocked.pop(addr, None)
                 return False
-            if until > time.monotonic():
-                return True
-            del self._blocked[addr]
-            return False
+            return True
 
     def fail(self, addr: str, limit: int, window: float, cooldown: float) -> None:
-        now = time.monotonic()
+        now = time.time()
+        if self._shared:
+            try:
+                db = self._db()
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute("DELETE FROM failure WHERE at < ?", (now - window,))
+                    db.execute("DELETE FROM blocked WHERE until < ?", (now,))
+                    db.execute("INSERT INTO failure (addr, at) VALUES (?, ?)", (addr, now))
+                    n = db.execute("SELECT COUNT(*) FROM failure WHERE addr = ?", (addr,)).fetchone()[0]
+                    if n >= limit:
+                        db.execute("INSERT OR REPLACE INTO blocked (addr, until) VALUES (?, ?)",
+                                   (addr, now + cooldown))
+                        db.execute("DELETE FROM failure WHERE addr = ?", (addr,))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                return
+            except Exception as exc:
+                self._fallback(exc)
         with self._lock:
-            q = self._fails.setdefault(addr, deque())
+            q = self._mem_fails.setdefault(addr, deque())
             q.append(now)
             while q and q[0] < now - window:
                 q.popleft()
             if len(q) >= limit:
-                self._blocked[addr] = now + cooldown
+                self._mem_blocked[addr] = now + cooldown
                 q.clear()
-            if len(self._fails) > 10000:  # bound memory under a spray of addresses
-                self._fails = {a: d for a, d in self._fails.items() if d and d[-1] > now - window}
+            if len(self._mem_fails) > 10000:  # bound memory under a spray of addresses
+                self._mem_fails = {a: d for a, d in self._mem_fails.items() if d and d[-1] > now - window}
 
     def clear(self) -> None:
         with self._lock:
-            self._fails.clear()
-            self._blocked.clear()
+            self._mem_fails.clear()
+            self._mem_blocked.clear()
+        if self._shared:
+            try:
+                db = self._db()
+                db.execute("DELETE FROM failure")
+                db.execute("DELETE FROM blocked")
+            except Exception as exc:
+                self._fallback(exc)
 
 
 def make_auth() -> HTTPBasicAuth:

@@ -1,6 +1,7 @@
 """/pbx/...: FreePBX framework (reload, need-reload flag, catalogs) and Asterisk reload."""
 from __future__ import annotations
 
+from .. import audit
 from ..routing import Resource
 from ..services import catalog, framework
 
@@ -26,19 +27,29 @@ def get_needreload(params):
 @resource.route("/pbx/framework/needreload", "POST", summary="Set the need-reload flag (Apply Config button)",
                 response={"type": "boolean"}, errors=(503,))
 def post_needreload(params):
-    return framework.mark_need_reload()
+    result = framework.mark_need_reload()
+    audit.record("needreload", result)
+    return result
 
 
 @resource.route("/pbx/framework/reload", "GET", summary="Apply Config: fwconsole reload --json",
                 response=RELOAD_SCHEMA, errors=(409, 500, 503, 504))
 def reload_freepbx(params):
-    return framework.reload_freepbx()
+    try:
+        result = framework.reload_freepbx()
+    except Exception as exc:
+        audit.record("fwconsole-reload", {"failed": type(exc).__name__})
+        raise
+    audit.record("fwconsole-reload", {"exit_code": result["exit_code"]})
+    return result
 
 
 @resource.route("/pbx/asterisk/reload", "GET", summary="Asterisk core reload over AMI",
                 response={"type": "object"}, errors=(502, 503, 504))
 def reload_asterisk(params):
-    return framework.reload_asterisk()
+    result = framework.reload_asterisk()
+    audit.record("asterisk-reload", result)
+    return result
 
 
 DESTINATION = {
