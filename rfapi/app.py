@@ -13,7 +13,7 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import config as config_mod
-from .adapters.ami import AmiInputError, AmiTimeout, AmiUnavailable
+from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
 from .adapters.db import DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
@@ -61,8 +61,8 @@ def create_app(config_path: Optional[str] = None) -> Flask:
     rt = Runtime(cfg)
     app.extensions["rfapi"] = rt
     app.extensions["rfapi.auth"] = make_auth()
-    app.extensions["rfapi.admin_cache"] = AdminCache()
-    app.extensions["rfapi.failures"] = FailureTracker(_failure_db(cfg))
+    app.extensions["rfapi.admin_cache"] = AdminCache(_cache_file(cfg, "ampusers.generation"))
+    app.extensions["rfapi.failures"] = FailureTracker(_cache_file(cfg, "auth-failures.sqlite"))
 
     from . import resources
 
@@ -74,13 +74,14 @@ def create_app(config_path: Optional[str] = None) -> Flask:
     return app
 
 
-def _failure_db(cfg) -> Optional[str]:
-    """Where failed logins are counted across workers (None: per-process memory)."""
+def _cache_file(cfg, name: str) -> Optional[str]:
+    """A file in the cache dir shared by every worker (None if the dir is unusable:
+    then that state stays per process)."""
     try:
         os.makedirs(cfg.paths.cache, exist_ok=True)
     except OSError:
         return None
-    return os.path.join(cfg.paths.cache, "auth-failures.sqlite")
+    return os.path.join(cfg.paths.cache, name)
 
 
 def _install_handlers(app: Flask) -> None:
@@ -142,6 +143,12 @@ def _install_handlers(app: Flask) -> None:
     def _ami_slow(exc):
         error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
         return reply(None, 504, "Gateway Timeout: Asterisk did not answer in time")
+
+    @app.errorhandler(AmiError)
+    def _ami_refused(exc):
+        # Asterisk answered, but refused (e.g. a DBPut error): not our fault, not theirs.
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        return reply(None, 502, "Bad Gateway: Asterisk refused the request")
 
     @app.errorhandler(AmiInputError)
     def _ami_input(exc):

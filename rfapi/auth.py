@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -46,16 +47,30 @@ def sections_of(raw) -> list:
 
 
 class AdminCache:
-    """Positive ampusers lookups, keyed by user and a hash of the password tried."""
+    """Positive ampusers lookups, keyed by user and a hash of the password tried.
 
-    def __init__(self):
-        self._data: Dict[Tuple[str, str], Tuple[User, float]] = {}
+    ``clear()`` after any ampusers change also bumps a generation file in the
+    cache dir; every worker compares it on each hit (one stat), so a deleted or
+    demoted admin loses access in every worker at once, not after the TTL."""
+
+    def __init__(self, generation_file: Optional[str] = None):
+        self._data: Dict[Tuple[str, str], Tuple[User, float, int]] = {}
         self._lock = threading.Lock()
+        self._gen_file = generation_file
+
+    def _generation(self) -> int:
+        if not self._gen_file:
+            return 0
+        try:
+            return os.stat(self._gen_file).st_mtime_ns
+        except OSError:
+            return 0
 
     def get(self, key):
+        gen = self._generation()
         with self._lock:
             hit = self._data.get(key)
-            if hit and hit[1] > time.monotonic():
+            if hit and hit[1] > time.monotonic() and hit[2] == gen:
                 return hit[0]
             self._data.pop(key, None)
             return None
@@ -63,14 +78,23 @@ class AdminCache:
     def put(self, key, user: User, ttl: float) -> None:
         if ttl <= 0:
             return
+        gen = self._generation()
         with self._lock:
             if len(self._data) > 1000:
                 self._data.clear()
-            self._data[key] = (user, time.monotonic() + ttl)
+            self._data[key] = (user, time.monotonic() + ttl, gen)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+        if self._gen_file:
+            try:
+                with open(self._gen_file, "a"):
+                    pass
+                now = time.time_ns()
+                os.utime(self._gen_file, ns=(now, now))
+            except OSError as exc:
+                log.warning("cannot bump the admin cache generation: %s", exc)
 
 
 class FailureTracker:

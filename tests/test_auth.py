@@ -91,3 +91,21 @@ def test_failed_logins_logged_for_fail2ban(pbx, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "rfapi.auth"]
     assert lines == ["rfapi auth failure from 127.0.0.1 user=mallory reason=bad credentials"]
     assert "guess" not in caplog.text
+
+
+def test_admin_cache_cleared_in_every_worker(pbx_rw):
+    """A change to ampusers clears the positive cache of every worker (two apps here)."""
+    from rfapi import create_app
+
+    admin = _ampuser(True)
+    good = basic(admin["username"], admin["password"])
+    other = create_app(str(pbx_rw.ini))
+    assert pbx_rw.get("test", auth=False, headers=good).status_code == 200
+    assert other.test_client().get("/api/v1/test", headers=good).status_code == 200
+    pbx_rw.sql("UPDATE ampusers SET sections = %s WHERE username = %s", (b"cdr", admin["username"]))
+    # Cached in both workers for now...
+    assert other.test_client().get("/api/v1/test", headers=good).status_code == 200
+    # ...until one worker clears its cache (as every ampusers write does): all workers re-check.
+    pbx_rw.app.extensions["rfapi.admin_cache"].clear()
+    assert other.test_client().get("/api/v1/test", headers=good).status_code == 403
+    assert pbx_rw.get("test", auth=False, headers=good).status_code == 403

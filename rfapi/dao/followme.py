@@ -1,0 +1,53 @@
+"""The ``findmefollow`` table (one Follow Me group per user, grpnum = extension)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional, Set
+
+COLUMNS = ("grpnum", "strategy", "grptime", "grppre", "grplist", "annmsg_id", "postdest", "dring", "rvolume",
+           "remotealert_id", "needsconf", "toolate_id", "pre_ring", "ringing", "calendar_enable", "calendar_id",
+           "calendar_group_id", "calendar_match")
+_SELECT = "SELECT %s FROM findmefollow" % ", ".join("`%s`" % c for c in COLUMNS)
+
+
+def _text(v):
+    if isinstance(v, (bytes, bytearray)):
+        return v.decode("utf-8", "replace")
+    return v
+
+
+def user_exists(db, extension: str) -> bool:
+    return db.query_one("SELECT extension FROM users WHERE extension = %s", (extension,)) is not None
+
+
+def lock_user(tx, extension: str) -> bool:
+    """Lock the user's row for the transaction: every follow-me write of one
+    extension queues here (the findmefollow row may not exist yet, and a
+    locking read of a missing primary key only takes a gap lock, which two
+    creators could both hold)."""
+    return bool(tx.query("SELECT extension FROM users WHERE extension = %s FOR UPDATE", (extension,)))
+
+
+def get(db_or_tx, extension: str, lock: bool = False) -> Optional[Dict[str, Any]]:
+    row = db_or_tx.query_one(_SELECT + " WHERE grpnum = %s" + (" FOR UPDATE" if lock else ""), (extension,))
+    return {k: _text(v) for k, v in row.items()} if row else None
+
+
+def insert(tx, row: Dict[str, Any]) -> None:
+    cols = [c for c in COLUMNS if c in row]
+    tx.execute("INSERT INTO findmefollow (%s) VALUES (%s)" % (", ".join("`%s`" % c for c in cols),
+                                                              ", ".join(["%s"] * len(cols))),
+               [row[c] for c in cols])
+
+
+def set_grplist(tx, extension: str, grplist: str) -> int:
+    return tx.execute("UPDATE findmefollow SET grplist = %s WHERE grpnum = %s", (grplist, extension))
+
+
+def users_among(db_or_tx, numbers: Iterable[str]) -> Set[str]:
+    """Which of ``numbers`` are FreePBX users (extensions)."""
+    numbers = sorted(set(n for n in numbers if n))
+    if not numbers:
+        return set()
+    rows = db_or_tx.query("SELECT extension FROM users WHERE extension IN (%s)" % ", ".join(["%s"] * len(numbers)),
+                          numbers)
+    return {_text(r["extension"]) for r in rows}
