@@ -398,6 +398,48 @@ def _split_callerid(value: str) -> Tuple[str, str]:
     return value, ""
 
 
+def _separate_args(value: str, delim: str = ",") -> List[str]:
+    """Split like Asterisk's __ast_app_separate_args with remove_chars (what
+    manager.c uses for each Originate ``Variable:`` header): the delimiter does
+    not split inside (...), [...] or "..."; double quotes are removed and a
+    backslash makes the next character literal."""
+    args: List[str] = []
+    cur: List[str] = []
+    paren = bracket = 0
+    quote = False
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "(":
+            paren += 1
+        elif c == ")":
+            paren = max(0, paren - 1)
+        elif c == "[":
+            bracket += 1
+        elif c == "]":
+            bracket = max(0, bracket - 1)
+        elif c == '"' and delim != '"':
+            quote = not quote
+            i += 1
+            continue
+        elif c == "\\":
+            i += 1
+            if i < len(value):
+                cur.append(value[i])
+            i += 1
+            continue
+        elif c == delim and not paren and not quote and not bracket:
+            args.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(c)
+        i += 1
+    if cur or value.endswith(delim):
+        args.append("".join(cur))
+    return args
+
+
 def _cli_words(line: str) -> List[str]:
     """Split a CLI line like Asterisk: whitespace, double quotes, backslash."""
     words: List[str] = []
@@ -852,6 +894,7 @@ class _Channel:
         self.device = device
         self.endpoint = endpoint
         self.vars: Dict[str, str] = {}
+        self.functions: List[Tuple[str, str]] = []   # function writes from Originate Variable:
         self.application = "AppDial2"
         self.appdata = "(Outgoing Line)"
         self.created = time.time()
@@ -2207,10 +2250,12 @@ class AmiPeer:
             return True
         variables: List[Tuple[str, str]] = []
         for v in act.getall("Variable"):
-            for item in v.split(","):     # Asterisk also splits on commas
-                name, _, value = item.partition("=")
-                if name.strip():
-                    variables.append((name.strip(), value))
+            # Asterisk also splits on commas, the way it splits application
+            # arguments (a comma inside (...) or "..." does not split).
+            for item in _separate_args(v.lstrip(" \t")):
+                name, sep, value = item.partition("=")
+                if sep and name:
+                    variables.append((name, value))
         with self.lock:
             outcome = self.originate_outcomes.get(channel, "unregistered")
         call = {
@@ -2342,6 +2387,11 @@ class AmiPeer:
                             ("AppData", "(Outgoing Line)")], "dialplan,all")
             # Asterisk sets the Variable headers in reverse order.
             for name, value in reversed(call["variables"]):
+                if name.endswith(")"):
+                    # A function write such as PJSIP_HEADER(add,...): Asterisk calls
+                    # the function and stores nothing, so there is no VarSet.
+                    ch.functions.append((name, value))
+                    continue
                 ch.vars[name] = value
                 ev("VarSet", [("Variable", name), ("Value", value)], "dialplan,all")
             if call["callerid"]:

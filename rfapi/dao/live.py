@@ -1,0 +1,62 @@
+"""What the live-Asterisk routes need from FreePBX's tables: which extensions
+exist, which of them are SIP devices (chan_pjsip or chan_sip), their dial
+string and SIP secret, and the voicemail context of a user."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+SIP_TECHS = ("pjsip", "sip")
+SAFE_EXT = re.compile(r"^[A-Za-z0-9_-]{1,20}$")   # what a device id can be (devices.id is VARCHAR(20))
+
+_DEVICE_COLUMNS = ("SELECT d.id, d.tech, d.dial, d.user, u.name, u.ringtimer "
+                   "FROM devices d LEFT JOIN users u ON u.extension = d.user ")
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, (bytes, bytearray)):
+        return v.decode("utf-8", "replace")
+    return "" if v is None else str(v)
+
+
+def _device(row: Dict[str, Any]) -> Dict[str, Any]:
+    return {"extension": _text(row["id"]), "tech": _text(row["tech"]).lower(), "dial": _text(row["dial"]),
+            "user": _text(row["user"]), "name": _text(row["name"]),
+            "ringtimer": int(row["ringtimer"] or 0)}
+
+
+def _num_key(d: Dict[str, Any]):
+    e = d["extension"]
+    return (0, int(e), e) if e.isdigit() else (1, 0, e)
+
+
+def sip_devices(db) -> List[Dict[str, Any]]:
+    """Every chan_pjsip / chan_sip device, in extension order."""
+    rows = db.query(_DEVICE_COLUMNS + "WHERE d.tech IN (%s, %s)", SIP_TECHS)
+    return sorted((_device(r) for r in rows), key=_num_key)
+
+
+def device(db, ext: str) -> Optional[Dict[str, Any]]:
+    """The device ``ext`` of any technology (None if there is none)."""
+    row = db.query_one(_DEVICE_COLUMNS + "WHERE d.id = %s", (ext,))
+    return _device(row) if row else None
+
+
+def user(db, ext: str) -> Optional[Dict[str, Any]]:
+    row = db.query_one("SELECT extension, name, voicemail FROM users WHERE extension = %s", (ext,))
+    if row is None:
+        return None
+    return {"extension": _text(row["extension"]), "name": _text(row["name"]), "voicemail": _text(row["voicemail"])}
+
+
+def sip_secret(db, ext: str) -> Optional[str]:
+    """The device's SIP password as FreePBX stores it (sip.keyword = 'secret')."""
+    row = db.query_one("SELECT data FROM sip WHERE id = %s AND keyword = %s", (ext, "secret"))
+    return _text(row["data"]) if row else None
+
+
+def sip_device_or_none(db, ext: str) -> Optional[Dict[str, Any]]:
+    """The chan_pjsip/chan_sip device ``ext`` (None for unknown, virtual, other techs)."""
+    dev = device(db, ext) if SAFE_EXT.match(ext or "") else None
+    return dev if dev is not None and dev["tech"] in SIP_TECHS else None
+

@@ -1,0 +1,142 @@
+"""Device state and presence of the SIP extensions.
+
+``/state`` costs at most two AMI round trips whatever the size of the PBX:
+``ExtensionStateList`` (every hint, one event list) and, only when a hint names
+a presence provider (FreePBX hints end in ``,CustomPresence:<ext>``),
+``PresenceStateList``. ``/state/<ext>`` uses the single-reply ``ExtensionState``
+(Context from-internal; FreePBX's hints live in ext-local, which from-internal
+includes) and ``PresenceState`` for that one provider.
+
+The state names are Asterisk's extension states (pbx.c), lower-cased: ``idle``,
+``inuse``, ``busy``, ``unavailable``, ``ringing``, ``onhold`` and the
+combinations ``inuse&ringing``, ``inuse&onhold``; ``unknown`` when Asterisk has
+no hint for the extension (status -1)."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from ..dao import live as dao
+from ..http import ApiError, NotFound
+from ..runtime import runtime
+
+HINT_CONTEXT = "from-internal"
+# Asterisk's AST_EXTENSION_* bits, in the order their names are joined.
+_BITS = ((1, "inuse"), (2, "busy"), (4, "unavailable"), (8, "ringing"), (16, "onhold"))
+# Contexts a FreePBX hint may sit in, most authoritative first.
+_PREFERRED_CONTEXTS = ("ext-local", "from-internal")
+
+
+def not_sip_reason(ext: str) -> str:
+    """The 404 message for an extension without a SIP device."""
+    db = runtime().db
+    if not dao.SAFE_EXT.match(ext or "") or (dao.user(db, ext) is None and dao.device(db, ext) is None):
+        return "Extension %s not found" % (ext or "")[:40]
+    return "Extension %s is not a SIP extension" % ext
+
+
+def state_name(status: int) -> str:
+    if status == 0:
+        return "idle"
+    if status == -2:
+        return "removed"
+    if status < 0:
+        return "unknown"
+    names = [name for bit, name in _BITS if status & bit]
+    return "&".join(names) if names else "unknown"
+
+
+def presence_provider(hint: str) -> Optional[str]:
+    """``PJSIP/101&Custom:DND101,CustomPresence:101`` -> ``CustomPresence:101``."""
+    if "," not in (hint or ""):
+        return None
+    provider = hint.split(",", 1)[1].strip()
+    return provider or None
+
+
+def _int(v: Optional[str], default: int = -1) -> int:
+    try:
+        return int(v or "")
+    except ValueError:
+        return default
+
+
+def _presence(state: str, subtype: str, message: str) -> Optional[Dict[str, str]]:
+    state = (state or "").strip().lower()
+    if not state or state in ("not_set", "invalid"):
+        return None
+    return {"state": state, "subtype": subtype or "", "message": message or ""}
+
+
+def _entry(dev: Dict[str, Any], hint_ev, presence: Optional[Dict[str, str]]) -> Dict[str, Any]:
+    if hint_ev is None:
+        status, text, hint, context = -1, "Unknown", None, None
+    else:
+        status = _int(hint_ev.get("Status"))
+        text = hint_ev.get("StatusText") or ""
+        hint = hint_ev.get("Hint") or None
+        context = hint_ev.get("Context")
+    return {"extension": dev["extension"], "name": dev["name"], "tech": dev["tech"],
+            "state": state_name(status), "status": status, "status_text": text, "hint": hint,
+            "context": context, "presence": presence}
+
+
+def _check(resp, action: str) -> None:
+    if not resp.ok:
+        raise ApiError("Asterisk refused %s: %s" % (action, (resp.get("Message") or "").strip()), status=502)
+
+
+def all_states() -> List[Dict[str, Any]]:
+    devices = dao.sip_devices(runtime().db)
+    ami = runtime().ami
+    resp, events = ami.list_action("ExtensionStateList")
+    _check(resp, "ExtensionStateList")
+    wanted = {d["extension"] for d in devices}
+    hints: Dict[str, Any] = {}
+    for ev in events:
+        if ev.get("Event") != "ExtensionStatus":
+            continue
+        exten = ev.get("Exten") or ""
+        if exten not in wanted:
+            continue
+        current = hints.get(exten)
+        if current is None or _rank(ev) < _rank(current):
+            hints[exten] = ev
+    providers = {p for p in (presence_provider(h.get("Hint") or "") for h in hints.values()) if p}
+    presence: Dict[str, Optional[Dict[str, str]]] = {}
+    if providers:
+        presp, pevents = ami.list_action("PresenceStateList")
+        _check(presp, "PresenceStateList")
+        for ev in pevents:
+            if ev.get("Event") == "PresenceStateChange":
+                presence[ev.get("Presentity") or ""] = _presence(ev.get("Status") or "", ev.get("Subtype") or "",
+                                                                 ev.get("Message") or "")
+    out = []
+    for d in devices:
+        ev = hints.get(d["extension"])
+        provider = presence_provider(ev.get("Hint") or "") if ev is not None else None
+        out.append(_entry(d, ev, presence.get(provider) if provider else None))
+    return out
+
+
+def _rank(ev) -> int:
+    ctx = ev.get("Context") or ""
+    return _PREFERRED_CONTEXTS.index(ctx) if ctx in _PREFERRED_CONTEXTS else len(_PREFERRED_CONTEXTS)
+
+
+def one_state(ext: str) -> Dict[str, Any]:
+    dev = dao.sip_device_or_none(runtime().db, ext)
+    if dev is None:
+        raise NotFound(not_sip_reason(ext))
+    ami = runtime().ami
+    resp = ami.action("ExtensionState", [("Exten", ext), ("Context", HINT_CONTEXT)])
+    _check(resp, "ExtensionState")
+    ev = resp if _int(resp.get("Status")) != -1 or resp.get("Hint") else None
+    presence = None
+    provider = presence_provider(resp.get("Hint") or "")
+    if provider:
+        presp = ami.action("PresenceState", [("Provider", provider)])
+        if presp.ok:
+            # The reply repeats Message: ("Presence State", then the text); PresenceMessage is unambiguous.
+            presence = _presence(presp.get("State") or "", presp.get("Subtype") or "",
+                                 presp.get("PresenceMessage") or "")
+    return _entry(dev, ev, presence)
