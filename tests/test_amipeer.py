@@ -44,7 +44,13 @@ USERS = {
 
 def reference_dir() -> Path:
     env = os.environ.get("RFAPI_REFERENCE_DIR")
-    base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+    if env:
+        base = Path(env)
+    else:
+        # The shared reference beside the repo when present (CI), else the byte-identical
+        # copies vendored in tests/data (a plain clone on a fresh machine).
+        shared = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+        base = shared if shared.is_dir() else Path(__file__).resolve().parent / "data"
     return base / "ami"
 
 
