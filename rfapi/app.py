@@ -70,7 +70,7 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         app.register_blueprint(res.blueprint, url_prefix=PREFIX)
 
     _install_handlers(app)
-    app.wsgi_app = TrustedProxy(app.wsgi_app, hops=cfg.trusted_proxies)
+    app.wsgi_app = TrustedProxy(app.wsgi_app, hops=cfg.trusted_proxies, trusted=cfg.trusted_proxy_networks)
     return app
 
 

@@ -76,6 +76,7 @@ class Config:
     auth_cache_seconds: float = 5.0
     cache_ttl: float = 300.0
     trusted_proxies: int = 1
+    trusted_proxy_networks: tuple = ("127.0.0.0/8", "::1/128")
     max_body_bytes: int = 1024 * 1024
     auth_fail_limit: int = 10
     auth_fail_window: float = 60.0
@@ -162,7 +163,8 @@ def load(path: Optional[str] = None) -> Config:
         raise ConfigError("%s: not a valid INI file: %s" % (path, first)) from None
 
     known = {
-        "api": {"user", "password", "auth_cache_seconds", "cache_ttl", "trusted_proxies", "max_body_bytes",
+        "api": {"user", "password", "auth_cache_seconds", "cache_ttl", "trusted_proxies", "trusted_proxy_networks",
+                "max_body_bytes",
                 "auth_fail_limit", "auth_fail_window", "auth_fail_cooldown"},
         "database": {"host", "port", "user", "password", "name", "cdr_name", "socket", "connect_timeout",
                      "read_timeout"},
@@ -186,6 +188,18 @@ def load(path: Optional[str] = None) -> Config:
     cfg.auth_cache_seconds = _number(cp, path, "api", "auth_cache_seconds", float, 5.0, 0)
     cfg.cache_ttl = _number(cp, path, "api", "cache_ttl", float, 300.0, 0)
     cfg.trusted_proxies = _number(cp, path, "api", "trusted_proxies", int, 1, 0)
+    nets = _text(cp, "api", "trusted_proxy_networks")
+    if nets is not None:
+        import ipaddress
+
+        parsed = []
+        for item in [n.strip() for n in nets.split(",") if n.strip()]:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError("%s: [api] trusted_proxy_networks: %r is not a network" % (path, item)) from None
+            parsed.append(item)
+        cfg.trusted_proxy_networks = tuple(parsed)
     cfg.max_body_bytes = _number(cp, path, "api", "max_body_bytes", int, 1024 * 1024, 1024)
     cfg.auth_fail_limit = _number(cp, path, "api", "auth_fail_limit", int, 10, 1)
     cfg.auth_fail_window = _number(cp, path, "api", "auth_fail_window", float, 60.0, 1)

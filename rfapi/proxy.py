@@ -3,8 +3,14 @@
 werkzeug's ProxyFix believes whoever connects; gunicorn listens on loopback or
 a unix socket, but another local process could still forge the header. Here
 the header is honoured only when the TCP peer is a trusted proxy address
-(loopback by default, or a unix socket), and only its last ``hops`` entries
-(the ones our own Apache appended) are used."""
+(``[api] trusted_proxy_networks``, loopback by default, or a unix socket), and
+only its last ``hops`` entries (the ones our own Apache appended) are used.
+
+With a TCP bind on loopback any local process counts as "the proxy"; the
+installer therefore binds gunicorn to a unix socket only Apache's group can
+open. With ``hops`` > 1 the earlier hops are believed without checking that
+each was itself a trusted proxy (like werkzeug's ProxyFix): only set it when
+every path to rfapi goes through that chain."""
 from __future__ import annotations
 
 import ipaddress
@@ -15,7 +21,7 @@ class TrustedProxy:
     def __init__(self, app, hops: int = 1, trusted: Iterable[str] = ("127.0.0.0/8", "::1/128")):
         self.app = app
         self.hops = hops
-        self.nets = [ipaddress.ip_network(n) for n in trusted]
+        self.nets = [ipaddress.ip_network(n, strict=False) for n in trusted]
 
     def _trusted(self, addr: str) -> bool:
         if not addr:  # unix socket: only local processes with file access
@@ -24,7 +30,9 @@ class TrustedProxy:
             ip = ipaddress.ip_address(addr.split("%")[0])
         except ValueError:
             return False
-        return any(ip in n for n in self.nets)
+        if getattr(ip, "ipv4_mapped", None) is not None:  # ::ffff:127.0.0.1 on a dual-stack socket
+            ip = ip.ipv4_mapped
+        return any(ip.version == n.version and ip in n for n in self.nets)
 
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")

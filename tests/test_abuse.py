@@ -105,3 +105,34 @@ def test_audit_redacts_secrets():
                   "dest": "2125550147", "custom": "x"}, secret_names=("custom",))
     assert out == {"extension": "101", "secret": "***", "voicemailpassword": "***", "pin": "",
                    "dest": "2125550147", "custom": "***"}
+
+
+def test_trusted_proxy_networks_configurable(pbx):
+    """With only 10.1.0.0/16 trusted, loopback clients' X-Forwarded-For is ignored."""
+    pbx.ini.write_text(pbx.ini.read_text().replace("[api]\n", "[api]\ntrusted_proxy_networks = 10.1.0.0/16\n", 1))
+    limit(pbx, 2)
+    bad = basic(API_USER, "guess")
+    for fake in ("192.0.2.50", "192.0.2.51"):
+        assert pbx.get("test", auth=False, headers=from_addr(fake, bad)).status_code == 401
+    good = basic(API_USER, API_PASSWORD)
+    # Charged to 127.0.0.1 (the real peer), whatever the header claimed.
+    assert pbx.get("test", auth=False, headers=from_addr("192.0.2.52", good)).status_code == 429
+    env = {"REMOTE_ADDR": "10.1.2.3"}
+    r = pbx.client.get("/api/v1/test", headers=from_addr("192.0.2.53", good), environ_base=env)
+    assert r.status_code == 200
+
+
+def test_ipv4_mapped_loopback_is_loopback():
+    from rfapi.proxy import TrustedProxy
+
+    seen = {}
+
+    def app(environ, start_response):
+        seen["addr"] = environ["REMOTE_ADDR"]
+        return []
+
+    mw = TrustedProxy(app)
+    mw({"REMOTE_ADDR": "::ffff:127.0.0.1", "HTTP_X_FORWARDED_FOR": "192.0.2.9"}, None)
+    assert seen["addr"] == "192.0.2.9"
+    mw({"REMOTE_ADDR": "::ffff:192.0.2.1", "HTTP_X_FORWARDED_FOR": "192.0.2.9"}, None)
+    assert seen["addr"] == "::ffff:192.0.2.1"

@@ -1,0 +1,269 @@
+"""voicemail.conf: read mailboxes, and add/replace/remove one entry while every
+other byte of the file stays as it was.
+
+FreePBX rewrites the whole file on each save (dropping comments); we never do:
+an edit touches only the line(s) of one entry, so an admin's comments, blank
+lines, ``=>`` spellings and line endings survive. Writes go through
+``rfapi.adapters.files.write_atomic`` (temp file + rename, same owner and mode)
+while holding ``files.locked(path)``, so concurrent writers (other workers,
+other rfapi processes) are serialised.
+
+Syntax handled (Asterisk's config parser): ``[section]`` optionally followed
+by ``(options)``; ``key = value`` and ``key => value``; ``;`` starts a comment
+unless escaped as ``\\;``; ``;--`` ... ``--;`` block comments; ``#include`` /
+``#exec`` lines are left alone.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ..adapters import files
+
+# Sections of voicemail.conf that are not mailbox contexts (FreePBX's own skip list).
+NON_MAILBOX_SECTIONS = ("general", "zonemessages", "pbxaliases", "device")
+
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]")
+
+
+@dataclass
+class Entry:
+    key: str
+    value: str
+    line: int  # index into the line list
+
+
+@dataclass
+class Section:
+    name: str
+    header: int                 # line index of the [name] line
+    end: int                    # index one past the section's last line
+    entries: List[Entry] = field(default_factory=list)
+
+
+def split_lines(text: str) -> List[str]:
+    """Lines *with* their endings, so "".join(lines) == text."""
+    return text.splitlines(keepends=True)
+
+
+def _strip_comment(line: str, in_block: bool) -> Tuple[str, bool]:
+    """The code part of ``line`` and whether a ;-- block comment is still open."""
+    out = []
+    i = 0
+    n = len(line)
+    while i < n:
+        if in_block:
+            end = line.find("--;", i)
+            if end < 0:
+                return "".join(out), True
+            i = end + 3
+            in_block = False
+            continue
+        c = line[i]
+        if c == "\\" and i + 1 < n and line[i + 1] == ";":
+            out.append(";")
+            i += 2
+            continue
+        if c == ";":
+            if line.startswith(";--", i):
+                in_block = True
+                i += 3
+                continue
+            break
+        out.append(c)
+        i += 1
+    return "".join(out), in_block
+
+
+def parse(text: str) -> List[Section]:
+    """Sections with their ``key = value`` entries (comments skipped). Lines
+    before the first section belong to a pseudo-section named ''."""
+    lines = split_lines(text)
+    sections: List[Section] = [Section("", -1, 0)]
+    in_block = False
+    for idx, raw in enumerate(lines):
+        code, in_block = _strip_comment(raw.rstrip("\r\n"), in_block)
+        stripped = code.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _SECTION.match(code)
+        if m:
+            sections[-1].end = idx
+            sections.append(Section(m.group(1).strip(), idx, len(lines)))
+            continue
+        if "=" not in stripped:
+            continue
+        key, value = stripped.split("=", 1)
+        if value.startswith(">"):
+            value = value[1:]
+        sections[-1].entries.append(Entry(key.strip(), value.strip(), idx))
+    sections[-1].end = len(lines)
+    return sections
+
+
+def parse_mailbox(value: str) -> Dict[str, object]:
+    """``pin,name,email,pager,opt=val|opt=val`` -> fields (FreePBX's getVoicemail
+    reading; e-mail '|' back to ',')."""
+    parts = value.split(",", 4)
+    parts += [""] * (5 - len(parts))
+    options: Dict[str, str] = {}
+    if parts[4]:
+        for item in parts[4].split("|"):
+            if not item:
+                continue
+            k, _, v = item.partition("=")
+            options[k.strip()] = v.strip()
+    return {"pwd": parts[0].strip(), "name": parts[1].strip(), "email": parts[2].strip().replace("|", ","),
+            "pager": parts[3].strip().replace("|", ","), "options": options}
+
+
+def mailboxes(text: str) -> Dict[str, Dict[str, Dict[str, object]]]:
+    """{context: {mailbox: fields}} for every mailbox context."""
+    out: Dict[str, Dict[str, Dict[str, object]]] = {}
+    for sec in parse(text):
+        if not sec.name or sec.name in NON_MAILBOX_SECTIONS:
+            continue
+        boxes = out.setdefault(sec.name, {})
+        for e in sec.entries:
+            boxes[e.key] = parse_mailbox(e.value)
+    return out
+
+
+def find_mailbox(text: str, box: str) -> List[str]:
+    """The contexts holding mailbox ``box``."""
+    return [ctx for ctx, boxes in mailboxes(text).items() if box in boxes]
+
+
+def mailbox_line(box: str, pin: str, name: str, email: str = "", pager: str = "",
+                 options: Optional[List[Tuple[str, str]]] = None) -> str:
+    """The line FreePBX's saveVoicemail writes: ``box=pin,name,email,pager,k=v|k=v``
+    (name without commas; commas in e-mail/pager become '|')."""
+    opts = "|".join("%s=%s" % kv for kv in (options or []))
+    return "%s=%s,%s,%s,%s,%s" % (box, pin, name.replace(",", ""), email.replace(",", "|"),
+                                  pager.replace(",", "|"), opts)
+
+
+def _newline(lines: List[str]) -> str:
+    for line in lines:
+        if line.endswith("\r\n"):
+            return "\r\n"
+        if line.endswith("\n"):
+            return "\n"
+    return "\n"
+
+
+def set_entry(text: str, section: str, key: str, line: str, create_section: bool = True) -> str:
+    """Replace the entry ``key`` of ``[section]`` by ``line`` (first occurrence;
+    later duplicates are dropped), or add it after the section's last non-blank
+    line. A missing section is appended at the end (unless create_section=False,
+    then the text is returned unchanged)."""
+    lines = split_lines(text)
+    nl = _newline(lines)
+    secs = [s for s in parse(text) if s.name == section and s.header >= 0]
+    if not secs:
+        if not create_section:
+            return text
+        prefix = "" if not lines or lines[-1].endswith(("\n", "\r")) else nl
+        return text + prefix + "[%s]%s%s%s" % (section, nl, line, nl)
+    sec = secs[0]
+    same = [e for s in secs for e in s.entries if e.key == key]
+    if same:
+        first = same[0].line
+        ending = lines[first][len(lines[first].rstrip("\r\n")):] or nl
+        lines[first] = line + ending
+        for e in reversed(same[1:]):
+            del lines[e.line]
+        return "".join(lines)
+    # After the last non-blank line of the section (comments included), so the
+    # blank line that separates it from the next section stays where it is.
+    pos = sec.header + 1
+    for idx in range(sec.header + 1, sec.end):
+        if lines[idx].strip():
+            pos = idx + 1
+    if pos > 0 and not lines[pos - 1].endswith(("\n", "\r")):
+        lines[pos - 1] += nl
+    lines.insert(pos, line + nl)
+    return "".join(lines)
+
+
+def remove_entry(text: str, section: str, key: str) -> Tuple[str, int]:
+    """Drop every line of entry ``key`` in ``[section]``; (new text, lines removed)."""
+    lines = split_lines(text)
+    doomed = sorted((e.line for s in parse(text) if s.name == section and s.header >= 0
+                     for e in s.entries if e.key == key), reverse=True)
+    for idx in doomed:
+        del lines[idx]
+    return "".join(lines), len(doomed)
+
+
+def has_section(text: str, section: str) -> bool:
+    return any(s.name == section and s.header >= 0 for s in parse(text))
+
+
+class Editor:
+    """Hold voicemail.conf's write lock for a whole change (read, edit, maybe undo).
+
+    ``with Editor(path) as vm: vm.text ...; vm.write(new); ... vm.restore()``.
+    ``restore()`` puts back the exact bytes read on entry. A missing file reads
+    as empty and is created on the first write (mode 0640); a missing directory
+    reads as empty too and only a write fails (FileNotFoundError)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.original: Optional[bytes] = None
+        self.text = ""
+        self.changed = False
+        self._cm = None
+
+    def __enter__(self) -> "Editor":
+        directory = os.path.dirname(self.path) or "."
+        if os.path.isdir(directory):
+            # (No directory: nothing to read and nothing to lock; a write will fail.)
+            self._cm = files.locked(self.path)
+            self._cm.__enter__()
+        try:
+            with open(self.path, "rb") as fh:
+                self.original = fh.read()
+        except FileNotFoundError:
+            self.original = None
+        except BaseException:
+            if self._cm is not None:
+                self._cm.__exit__(None, None, None)
+                self._cm = None
+            raise
+        self.text = (self.original or b"").decode("utf-8", "surrogateescape")
+        return self
+
+    def write(self, text: str) -> None:
+        if text == self.text:
+            return
+        files.write_atomic(self.path, text.encode("utf-8", "surrogateescape"))
+        self.text = text
+        self.changed = True
+
+    def restore(self) -> None:
+        if not self.changed:
+            return
+        if self.original is None:
+            os.unlink(self.path)
+        else:
+            files.write_atomic(self.path, self.original)
+        self.text = (self.original or b"").decode("utf-8", "surrogateescape")
+        self.changed = False
+
+    def __exit__(self, *exc) -> None:
+        cm, self._cm = self._cm, None
+        if cm is not None:
+            cm.__exit__(*exc)
+
+
+def read_mailboxes(path: str) -> Dict[str, Dict[str, Dict[str, object]]]:
+    """Mailboxes of the file at ``path`` without locking (renames are atomic, so a
+    read sees one whole version); a missing file has none."""
+    try:
+        text = files.read_text(path)
+    except FileNotFoundError:
+        return {}
+    return mailboxes(text)

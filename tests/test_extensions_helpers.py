@@ -1,0 +1,87 @@
+"""Helpers shared by the extension tests (no tests here): state of one extension, office reference."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List
+
+from tests.support import office
+
+FAMILIES_BY_NUMBER = ("AMPUSER", "DEVICE", "CW", "CF", "CFB", "CFU", "DND", "CustomPresence", "ZULU")
+
+
+def body(resp) -> Dict[str, Any]:
+    return json.loads(resp.get_data(as_text=True))
+
+
+def belongs(key: str, n: str) -> bool:
+    parts = key.split("/")
+    if len(parts) >= 3 and parts[1] in FAMILIES_BY_NUMBER and parts[2] == n:
+        return True
+    return key in ("/CustomDevstate/FOLLOWME" + n, "/CustomDevstate/DND" + n, "/CustomDevstate/DEVDND" + n)
+
+
+def astdb_of(pbx, n: str) -> Dict[str, str]:
+    with pbx.peer.lock:
+        return {k: v for k, v in pbx.peer.astdb.items() if belongs(k, n)}
+
+
+def vm_lines(pbx, n: str) -> List[str]:
+    return [l for l in pbx.voicemail_conf.read_text().splitlines()
+            if l.startswith(n + "=") or l.startswith(n + "@device=")]
+
+
+def state(pbx, n: str) -> Dict[str, Any]:
+    """Everything FreePBX keeps for extension n (rows without their key column order issues)."""
+    return {
+        "users": pbx.sql("SELECT * FROM users WHERE extension = %s", (n,)),
+        "devices": pbx.sql("SELECT * FROM devices WHERE id = %s", (n,)),
+        "sip": sorted((r["keyword"], r["data"], r["flags"]) for r in pbx.sql("SELECT * FROM sip WHERE id = %s", (n,))),
+        "findmefollow": pbx.sql("SELECT * FROM findmefollow WHERE grpnum = %s", (n,)),
+        "astdb": astdb_of(pbx, n),
+        "vm": vm_lines(pbx, n),
+    }
+
+
+def swap(value: Any, old: str, new: str) -> Any:
+    """Replace extension number ``old`` by ``new`` where it stands alone (not inside 5551230101)."""
+    if isinstance(value, str):
+        return re.sub(r"(?<![0-9])%s(?![0-9])" % re.escape(old), new, value)
+    if isinstance(value, dict):
+        return {swap(k, old, new): swap(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [swap(v, old, new) for v in value]
+    if isinstance(value, tuple):
+        return tuple(swap(v, old, new) for v in value)
+    return value
+
+
+def office_state(pbx, o: str, n: str) -> Dict[str, Any]:
+    """The office's own extension o, renumbered to n."""
+    return swap(state(pbx, o), o, n)
+
+
+def office_params(o: str, n: str, **extra) -> Dict[str, str]:
+    """API parameters that ask for the same extension as office extension o."""
+    e = office.EXTENSIONS_BY_NUMBER[o]
+    p = {"extension": n, "exttype": {"pjsip": "pjsip", "sip": "chansip", "virtual": "virtual"}[e["tech"]],
+         "displayname": e["name"], "recOndemand": "disabled"}
+    if e["secret"]:
+        p["secret"] = e["secret"]
+    if e["outboundcid"]:
+        p["outboundcid"] = e["outboundcid"]
+    if e["emergency_cid"]:
+        p["emergencycid"] = e["emergency_cid"]
+    if e["voicemail"]:
+        p.update(voicemail="yes", voicemailpassword=e["vm_password"], email=e["email"])
+    if e["followme"]:
+        p["followme"] = "yes"
+    p.update(extra)
+    return p
+
+
+def without(snapshot: Dict[str, Any], table: str, predicate) -> Dict[str, Any]:
+    out = dict(snapshot)
+    out["db"] = {k: dict(v) for k, v in snapshot["db"].items()}
+    out["db"]["config"][table] = [r for r in snapshot["db"]["config"][table] if not predicate(r)]
+    return out
