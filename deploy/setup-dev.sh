@@ -5,14 +5,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libmariadb-dev pkg-config mariadb-client mariadb-server python3-venv python3-dev gcc; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+# apache2 (+ openssl for test certificates): the Apache-in-front tests start their
+# own private instance (tests/test_apache*.py).
+for pkg in libmariadb-dev pkg-config mariadb-client mariadb-server python3-venv python3-dev gcc apache2 openssl; do
+    dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Without systemd, installing apache2 would start the stock server on :80 via
+    # invoke-rc.d; a temporary policy-rc.d (exit 101 = "action forbidden") stops
+    # that. An existing policy-rc.d is left alone.
+    policy=""
+    if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
+    # With systemd the stock apache2 is now enabled on :80; the tests never use
+    # it, so a dev box that did not have Apache before is not left serving one.
+    if [[ " ${need[*]} " == *" apache2 "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now apache2 >/dev/null 2>&1 || true
+    fi
 fi
 
 db_up() { mariadb -h 127.0.0.1 -P 3306 -u root -e 'SELECT 1' >/dev/null 2>&1; }
