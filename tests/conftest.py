@@ -33,7 +33,7 @@ def pbx(office_db, tmp_path):
 @pytest.fixture
 def pbx_rw(office_db, tmp_path):
     clone = dbworld.clone_world(office_db)
-    p = world.build(tmp_path / "pbx", clone)
+    p = world.build(tmp_path / "pbx_rw", clone)
     try:
         yield p
     finally:

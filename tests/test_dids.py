@@ -227,3 +227,18 @@ def test_other_methods(pbx):
     assert pbx.put("dids/5551230101").status_code == 405
     r = pbx.delete("dids/5551230101")
     assert r.status_code == 405
+
+
+def test_did_to_forced_followme_is_accepted(pbx_rw):
+    """WRITES.md §3: ext-findmefollow,FM<ext>,1 is a valid inbound destination when the
+    extension has a follow-me group (FreePBX lists it only on the extension page)."""
+    from tests.support import office
+
+    fm = next(e for e in office.EXTENSIONS if e.get("followme"))
+    r = pbx_rw.post("did/add", data={"did": "5552239999", "destination": "ext-findmefollow,FM%s,1" % fm["number"]})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert pbx_rw.sql("SELECT destination FROM incoming WHERE extension = %s", ("5552239999",)) == [
+        {"destination": "ext-findmefollow,FM%s,1" % fm["number"]}]
+    no_fm = next(e for e in office.EXTENSIONS if not e.get("followme"))
+    r = pbx_rw.post("did/add", data={"did": "5552239998", "destination": "ext-findmefollow,FM%s,1" % no_fm["number"]})
+    assert r.status_code == 400

@@ -15,8 +15,16 @@ def _text(v):
     return v
 
 
+def _exact(rows, extension: str) -> bool:
+    # users.extension is utf8mb4_unicode_ci: '102 ', '102<U+0001>' and
+    # '102<U+200B>' all compare equal to '102' in SQL (PAD SPACE, ignorable
+    # characters), but AstDB keys and the findmefollow row are written with the
+    # caller's string. Only a byte-identical extension is this user.
+    return any(_text(r["extension"]) == extension for r in rows)
+
+
 def user_exists(db, extension: str) -> bool:
-    return db.query_one("SELECT extension FROM users WHERE extension = %s", (extension,)) is not None
+    return _exact(db.query("SELECT extension FROM users WHERE extension = %s", (extension,)), extension)
 
 
 def lock_user(tx, extension: str) -> bool:
@@ -24,7 +32,7 @@ def lock_user(tx, extension: str) -> bool:
     extension queues here (the findmefollow row may not exist yet, and a
     locking read of a missing primary key only takes a gap lock, which two
     creators could both hold)."""
-    return bool(tx.query("SELECT extension FROM users WHERE extension = %s FOR UPDATE", (extension,)))
+    return _exact(tx.query("SELECT extension FROM users WHERE extension = %s FOR UPDATE", (extension,)), extension)
 
 
 def get(db_or_tx, extension: str, lock: bool = False) -> Optional[Dict[str, Any]]:

@@ -59,7 +59,8 @@ DESTINATION = {
         "destination": {"type": "string", "description": "context,exten,priority"},
         "description": {"type": "string"},
         "category": {"type": "string"},
-        "id": {"type": "string", "nullable": True},
+        "module": {"type": "string", "description": "the FreePBX module that owns it"},
+        "id": {"type": "string", "nullable": True, "description": "the target's own key (extension, id, ...)"},
     },
 }
 

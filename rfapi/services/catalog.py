@@ -1,5 +1,17 @@
-"""Destinations and destination numbers, rebuilt from the tables the way each
-FreePBX module's ``<module>_destinations()`` hook lists them (SCHEMA.md §1)."""
+"""Destinations, destination numbers and MoH classes, rebuilt from the tables the
+way each FreePBX module's ``<module>_destinations()`` hook lists them (SCHEMA.md §1).
+
+Each entry: ``destination`` (the Goto string), ``description`` and ``category``
+exactly as FreePBX's hook builds them (a hook that sets no category gets its
+module's display name, as the framework's destination picker does), ``module``
+(the FreePBX module that provides it) and ``id`` (the target's own key in that
+module's table: extension number, ring-group number, IVR id, …).
+
+A module's destinations are listed only while the module is enabled in the
+``modules`` table (the framework asks enabled modules only), e.g. feature-code
+destinations need the featurecodeadmin module. Follow Me is not listed: its
+hook offers destinations only inside the extension edit page.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -7,13 +19,16 @@ from typing import Any, Dict, List, Optional
 from ..dao import catalog as dao
 from ..runtime import runtime
 
-# app-blackhole's fixed list, in the order FreePBX's picker shows it.
+# core_destinations(): app-blackhole's fixed list, in FreePBX's order.
 TERMINATE = [
     ("hangup", "Hangup"), ("congestion", "Congestion"), ("busy", "Busy"),
     ("zapateller", "Play SIT Tone (Zapateller)"), ("musiconhold", "Put caller on hold forever"),
     ("ring", "Play ringtones to caller until they hangup"), ("no-service", "Play no service message"),
 ]
-VOICEMAIL_KINDS = [("vmb", "busy"), ("vmu", "unavailable"), ("vms", "no message"), ("vmi", "instructions only")]
+# core_destinations(): one entry per greeting of a mailbox.
+VOICEMAIL_KINDS = [("vmb", "Busy Message"), ("vmu", "Unavailable Message"), ("vms", "No Message"),
+                   ("vmi", "Instructions Only")]
+NO_VOICEMAIL = ("", "novm", "disabled")
 
 
 def _s(v) -> str:
@@ -23,84 +38,114 @@ def _s(v) -> str:
 
 
 def _num_key(s: str):
+    """PHP sort() order of numeric strings: numbers numerically, then the rest."""
     return (0, int(s), s) if s.isdigit() else (1, 0, s)
 
 
 def destinations(db=None) -> List[Dict[str, Any]]:
     db = db or runtime().db
+    enabled = dao.enabled_modules(db)
     out: List[Dict[str, Any]] = []
 
-    def add(dest, description, category, id_=None):
-        out.append({"destination": dest, "description": description, "category": category,
-                    "id": None if id_ is None else _s(id_)})
+    def on(module: str) -> bool:
+        return enabled is None or module in enabled
 
-    users = sorted(dao.users(db), key=lambda u: _num_key(_s(u["extension"])))
-    for u in users:
-        add("from-did-direct,%s,1" % u["extension"], "%s %s" % (u["extension"], _s(u["name"])), "Extensions",
-            u["extension"])
-    for u in users:
-        vm = _s(u["voicemail"])
-        if vm and vm not in ("novm", "disabled"):
-            for prefix, label in VOICEMAIL_KINDS:
-                add("ext-local,%s%s,1" % (prefix, u["extension"]),
-                    "%s %s (%s)" % (u["extension"], _s(u["name"]), label), "Voicemail", u["extension"])
-    for f in sorted(dao.followmes(db), key=lambda r: _num_key(_s(r["grpnum"]))):
-        add("ext-findmefollow,FM%s,1" % f["grpnum"], "%s %s" % (f["grpnum"], _s(f["name"])), "Follow Me",
-            f["grpnum"])
-    for r in sorted(dao.ringgroups(db), key=lambda r: _num_key(_s(r["grpnum"]))):
-        add("ext-group,%s,1" % r["grpnum"], "%s %s" % (r["grpnum"], _s(r["description"])), "Ring Groups",
-            r["grpnum"])
-    for q in sorted(dao.queues(db), key=lambda r: _num_key(_s(r["extension"]))):
-        add("ext-queues,%s,1" % q["extension"], "%s %s" % (q["extension"], _s(q["descr"])), "Queues",
-            q["extension"])
-    for i in sorted(dao.ivrs(db), key=lambda r: r["id"]):
-        add("ivr-%s,s,1" % i["id"], _s(i["name"]) or "IVR %s" % i["id"], "IVR", i["id"])
-    for t in sorted(dao.timeconditions(db), key=lambda r: r["timeconditions_id"]):
-        add("timeconditions,%s,1" % t["timeconditions_id"], _s(t["displayname"]), "Time Conditions",
-            t["timeconditions_id"])
-    for a in sorted(dao.announcements(db), key=lambda r: r["announcement_id"]):
-        add("app-announcement-%s,s,1" % a["announcement_id"], _s(a["description"]), "Announcements",
-            a["announcement_id"])
-    for c in sorted(dao.conferences(db), key=lambda r: _num_key(_s(r["exten"]))):
-        add("ext-meetme,%s,1" % c["exten"], "%s %s" % (c["exten"], _s(c["description"])), "Conferences",
-            c["exten"])
-    for d in sorted(dao.callflows(db), key=lambda r: int(r["ext"]) if _s(r["ext"]).isdigit() else 0):
-        add("app-daynight,%s,1" % d["ext"], _s(d["dest"]), "Call Flow Control", d["ext"])
-    for r in sorted(dao.recordings(db), key=lambda r: r["id"]):
-        add("play-system-recording,%s,1" % r["id"], _s(r["displayname"]), "Play Recording", r["id"])
-    for t in sorted(dao.trunks(db), key=lambda r: r["trunkid"]):
-        add("ext-trunk,%s,1" % t["trunkid"], "%s (%s)" % (_s(t["name"]), _s(t["tech"])), "Trunks", t["trunkid"])
-    for d in sorted(dao.inbound_routes(db), key=lambda r: (_s(r["extension"]), _s(r["cidnum"]))):
-        did = _s(d["extension"])
-        if did:
-            add("from-trunk,%s,1" % did, "%s/%s %s" % (did, _s(d["cidnum"]), _s(d["description"])).rstrip(),
-                "Inbound Routes", did)
-    for f in dao.featurecode_destinations(db):
-        code = _s(f["customcode"]) or _s(f["defaultcode"])
-        add("ext-featurecodes,%s,1" % _s(f["defaultcode"]), "%s <%s>" % (_s(f["description"]), code),
-            "Feature Codes", "%s:%s" % (f["modulename"], f["featurename"]))
+    def add(module, dest, description, category, id_):
+        out.append({"destination": dest, "description": description, "category": category,
+                    "module": module, "id": None if id_ is None else _s(id_)})
+
+    # core (core_destinations): terminate call, users (+ their mailboxes), trunks, inbound routes.
     for name, label in TERMINATE:
-        add("app-blackhole,%s,1" % name, label, "Terminate Call", name)
+        add("core", "app-blackhole,%s,1" % name, label, "Terminate Call", name)
+    users_cat = "Users" if _s(dao.setting(db, "AMPEXTENSIONS")) == "deviceanduser" else "Extensions"
+    for u in sorted(dao.users(db), key=lambda u: _num_key(_s(u["extension"]))):
+        ext, name = _s(u["extension"]), _s(u["name"])
+        add("core", "from-did-direct,%s,1" % ext, "%s %s" % (ext, name), users_cat, ext)
+        if _s(u["voicemail"]) not in NO_VOICEMAIL:
+            for prefix, label in VOICEMAIL_KINDS:
+                add("core", "ext-local,%s%s,1" % (prefix, ext), "%s %s (%s)" % (ext, name, label), "Voicemail",
+                    ext)
+    for t in dao.trunks(db):
+        # listTrunks(displayOnly): hidden trunks and ENUM are not destinations.
+        if _s(t["routedisplay"]) not in ("on", "") or _s(t["tech"]).lower() == "enum":
+            continue
+        tech = _s(t["tech"])
+        name = _s(t["name"]) or ("AMP:" if tech.upper() == "CUSTOM" else tech.upper() + "/") + _s(t["channelid"])
+        add("core", "ext-trunk,%s,1" % t["trunkid"], "%s (%s)" % (name, tech), "Trunks", t["trunkid"])
+    for d in dao.inbound_routes(db):
+        did = _s(d["extension"])
+        add("core", "from-trunk,%s,1" % did, "%s(%s)" % (_s(d["description"]), did), "Inbound Routes", did)
+
+    # The other modules, alphabetically by module name.
+    if on("announcement"):
+        for a in dao.announcements(db):
+            add("announcement", "app-announcement-%s,s,1" % a["announcement_id"], _s(a["description"]),
+                "Announcements", a["announcement_id"])
+    if on("conferences"):
+        for c in dao.conferences(db):
+            add("conferences", "ext-meetme,%s,1" % c["exten"], "%s %s" % (c["exten"], _s(c["description"])),
+                "Conferences", c["exten"])
+    if on("daynight"):
+        for d in dao.callflows(db):
+            if not (d["has_day"] and d["has_night"]):
+                continue
+            add("daynight", "app-daynight,%s,1" % d["ext"],
+                "(%s) %s" % (d["ext"], _s(d["dest"]) or "Call Flow Toggle"), "Call Flow Control", d["ext"])
+    if on("featurecodeadmin"):
+        for f in dao.featurecode_destinations(db):
+            code = _s(f["customcode"]) or _s(f["defaultcode"])
+            add("featurecodeadmin", "ext-featurecodes,%s,1" % _s(f["defaultcode"]),
+                "%s <%s>" % (_s(f["description"]), code), "Feature Code Admin",
+                "%s:%s" % (f["modulename"], f["featurename"]))
+    if on("ivr"):
+        for i in dao.ivrs(db):
+            add("ivr", "ivr-%s,s,1" % i["id"], _s(i["name"]) or "IVR %s" % i["id"], "IVR", i["id"])
+    if on("queues"):
+        for q in dao.queues(db):
+            add("queues", "ext-queues,%s,1" % q["extension"], "%s %s" % (q["extension"], _s(q["descr"])),
+                "Queues", q["extension"])
+    if on("recordings"):
+        for r in dao.recordings(db):
+            add("recordings", "play-system-recording,%s,1" % r["id"], _s(r["displayname"]), "Play Recording",
+                r["id"])
+    if on("ringgroups"):
+        for r in dao.ringgroups(db):
+            add("ringgroups", "ext-group,%s,1" % r["grpnum"], "%s %s" % (r["grpnum"], _s(r["description"])),
+                "Ring Groups", r["grpnum"])
+    if on("timeconditions"):
+        for t in dao.timeconditions(db):
+            add("timeconditions", "timeconditions,%s,1" % t["timeconditions_id"], _s(t["displayname"]),
+                "Time Conditions", t["timeconditions_id"])
     return out
 
 
 def destination_exists(dest: str, db=None) -> bool:
+    """A destination FreePBX would accept: one its pickers list, or the forced
+    follow-me of an extension that has a follow-me group (FreePBX offers that one
+    only on the extension page, but an inbound route may point at it)."""
+    db = db or runtime().db
+    if dest.startswith("ext-findmefollow,FM") and dest.endswith(",1"):
+        grp = dest[len("ext-findmefollow,FM"):-2]
+        return grp.isdigit() and dao.followme_exists(db, grp)
     return any(d["destination"] == dest for d in destinations(db))
 
 
 def destnumbers(db=None) -> List[Dict[str, str]]:
-    """Dialable numbers in use, sorted numerically, each with what it is."""
+    """Dialable numbers in use, sorted numerically, each with what it is.
+
+    A number used twice (a misconfiguration FreePBX itself refuses) is listed
+    once per kind, so the clash stays visible."""
     db = db or runtime().db
-    found: Dict[str, str] = {}
+    found = set()
     for u in dao.users(db):
-        found.setdefault(_s(u["extension"]), "extension")
+        found.add((_s(u["extension"]), "extension"))
     for r in dao.ringgroups(db):
-        found.setdefault(_s(r["grpnum"]), "ringgroup")
+        found.add((_s(r["grpnum"]), "ringgroup"))
     for q in dao.queues(db):
-        found.setdefault(_s(q["extension"]), "queue")
+        found.add((_s(q["extension"]), "queue"))
     for c in dao.conferences(db):
-        found.setdefault(_s(c["exten"]), "conference")
-    return [{"number": n, "kind": k} for n, k in sorted(found.items(), key=lambda kv: _num_key(kv[0])) if n]
+        found.add((_s(c["exten"]), "conference"))
+    return [{"number": n, "kind": k} for n, k in sorted(found, key=lambda nk: (_num_key(nk[0]), nk[1])) if n]
 
 
 def number_in_use(number: str, db=None) -> Optional[str]:
@@ -110,13 +155,20 @@ def number_in_use(number: str, db=None) -> Optional[str]:
 
 
 def mohclasses(db=None) -> List[Dict[str, Any]]:
+    """The ``music`` table's classes, by name, plus the two FreePBX always offers
+    (music_list()): ``default`` (if the table lacks it: older boxes keep classes
+    only as folders) and ``none`` (silence, a reserved folder), last."""
     rows = dao.mohclasses(db or runtime().db)
     out = [{"id": r["id"], "category": _s(r["category"]), "type": _s(r["type"]), "random": bool(r["random"]),
             "application": _s(r["application"]), "format": _s(r["format"])} for r in rows]
-    if not any(r["category"] == "default" for r in out):
-        # Older boxes keep classes only as folders; "default" always exists in Asterisk.
-        out.insert(0, {"id": None, "category": "default", "type": "files", "random": False, "application": "",
-                       "format": ""})
+    names = {r["category"] for r in out}
+    if "default" not in names:
+        out.append({"id": None, "category": "default", "type": "files", "random": False, "application": "",
+                    "format": ""})
+        out.sort(key=lambda r: r["category"].casefold())
+    if "none" not in names:
+        out.append({"id": None, "category": "none", "type": "files", "random": False, "application": "",
+                    "format": ""})
     return out
 
 

@@ -1,0 +1,73 @@
+"""Call flow control toggles (FreePBX daynight): SQL settings plus the live mode.
+
+The mode lives only in AstDB (``DAYNIGHT/C<index>`` = DAY or NIGHT); all
+toggles are read with a single DBGetTree of the DAYNIGHT family. If Asterisk
+cannot be reached the list is still answered from SQL with ``state`` null and a
+message saying so: the configuration is useful without the live mode, and a
+portal listing toggles should not fail because Asterisk is restarting."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..adapters.ami import AmiTimeout, AmiUnavailable
+from ..dao import callflowcontrols as dao
+from ..runtime import runtime
+
+log = logging.getLogger("rfapi.callflowcontrols")
+
+AMI_DOWN = "OK; Asterisk (AMI) is unreachable, so state is null"
+
+
+def _rec_id(value: Optional[str]) -> Optional[int]:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _states() -> Tuple[Optional[Dict[str, str]], bool]:
+    """{index: DAY|NIGHT} from AstDB, and whether AMI answered."""
+    try:
+        tree = runtime().ami.db_gettree("DAYNIGHT")
+    except (AmiUnavailable, AmiTimeout) as exc:
+        log.warning("callflowcontrols: AstDB not readable (%s); answering without state", exc)
+        return None, False
+    out = {}
+    for key, val in tree.items():
+        name = key.rsplit("/", 1)[-1]
+        if name.startswith("C") and val in ("DAY", "NIGHT"):
+            out[name[1:]] = val
+    return out, True
+
+
+def list_toggles():
+    db = runtime().db
+    by_ext: Dict[str, Dict[str, List[str]]] = {}
+    for r in dao.rows(db):
+        by_ext.setdefault(r["ext"], {}).setdefault(r["dmode"], []).append(r["dest"])
+    codes = {}
+    for f in dao.featurecodes(db):
+        index = f["featurename"][len("toggle-mode-"):]
+        if f["enabled"]:
+            codes[index] = (f["customcode"] or f["defaultcode"] or None)
+    states, ami_ok = _states()
+    out: List[Dict[str, Any]] = []
+    # daynight_list(): a toggle exists when it has its fc_description row; the
+    # index is 0-99 (a non-numeric one cannot be dialled and is skipped).
+    for ext in sorted((e for e, m in by_ext.items() if "fc_description" in m and e.isdigit()), key=int):
+        m = by_ext[ext]
+        first = lambda k: m[k][0] if k in m else None  # noqa: E731
+        out.append({
+            "ext": int(ext),
+            "fc_description": first("fc_description"),
+            "day": first("day"),
+            "night": first("night"),
+            "password": first("password") or "",
+            "day_recording_id": _rec_id(first("day_recording_id")),
+            "night_recording_id": _rec_id(first("night_recording_id")),
+            "timeday": sorted(int(v) for v in m.get("timeday", []) if v.isdigit()),
+            "timenight": sorted(int(v) for v in m.get("timenight", []) if v.isdigit()),
+            "state": states.get(ext) if states is not None else None,
+            "featurecode": codes.get(ext),
+            "destination": "app-daynight,%s,1" % ext,
+        })
+    return out if ami_ok else (out, AMI_DOWN)
