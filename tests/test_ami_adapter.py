@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from rfapi.adapters.ami import AMI, AmiInputError, AmiTimeout, AmiUnavailable, _Msg
+from rfapi.adapters.ami import AMI, AmiInputError, AmiTimeout, AmiUnavailable, parse_message
 from tests.support.amipeer import AmiPeer
 
 
@@ -152,8 +152,36 @@ def test_parser_keeps_repeated_headers_and_chanvariable():
     lines = ["Event: Newchannel\r\n", "Channel: PJSIP/101-00000001\r\n", "ChanVariable: A=1\r\n",
              "ChanVariable: B=2\r\n", "Message: Presence State\r\n", "Message: Back at two\n",
              "Uniqueid: 1.1\r\n"]
-    m = _Msg(lines)
+    m = parse_message(lines)
     assert m.pairs == [("Event", "Newchannel"), ("Channel", "PJSIP/101-00000001"), ("ChanVariable", "A=1"),
                        ("ChanVariable", "B=2"), ("Message", "Presence State"), ("Message", "Back at two"),
                        ("Uniqueid", "1.1")]
-    assert m.get_header("Message") == "Presence State"
+    assert m.get("Message") == "Presence State" and m.getall("Message") == ["Presence State", "Back at two"]
+
+
+def test_chanvariable_events_do_not_kill_the_connection(peer):
+    """pyst2's own reader dies on the first ChanVariable header; the adapter's does not."""
+    ami = make_ami(peer)
+    got = []
+    mgr = ami._login("on")  # an events-on connection, like the one a live-state feed uses
+    mgr.register_event("*", lambda ev, m: got.append(ev))
+    peer.emit_event("Newchannel", [("Channel", "PJSIP/101-00000001"), ("ChanVariable", "FROM_API=yes"),
+                                   ("ChanVariable", "X=1")])
+    deadline = time.monotonic() + 2
+    while not [e for e in got if e.name == "Newchannel"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ev = [e for e in got if e.name == "Newchannel"][0]
+    assert ev.message.getall("ChanVariable") == ["FROM_API=yes", "X=1"]
+    # ...and the connection still answers.
+    assert mgr.send_action([("Action", "Ping")], timeout=2).get("Response") == "Success"
+    mgr.shutdown()
+
+
+def test_large_event_list_is_collected_completely(peer):
+    """A 20,000-key DBGetTree arrives whole, in order, on the one reader thread."""
+    for i in range(20000):
+        peer.astdb["/BIG/%05d" % i] = "v%d" % i
+    ami = make_ami(peer, timeout=30)
+    tree = ami.db_gettree("BIG")
+    assert len(tree) == 20000 and tree["/BIG/00000"] == "v0" and tree["/BIG/19999"] == "v19999"
+    ami.close()

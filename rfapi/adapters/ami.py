@@ -7,10 +7,11 @@ around here, in a subclass, without touching pyst2 itself:
 =================================  ===============================================
 pyst2 defect                       what this adapter does
 =================================  ===============================================
-dict parser loses repeated         ``_Msg`` keeps every header in order
+dict parser loses repeated         ``parse_message`` keeps every header in order
 headers; ``has_key`` on            (``Message.getall``) and parses ChanVariable
 ChanVariable kills the reader      like any header, so the reader never dies
-one ``recv`` per byte              buffered socket file (``_Manager.connect``)
+one ``recv`` per byte; isSet()     the reader loop is replaced: buffered
+warning per line; 3 thread hops    readline, one thread reads, parses and routes
 no timeouts anywhere               every wait has a deadline (connect, banner,
                                    login, each action, each event list)
 replies matched by arrival order   one action in flight per process (a lock), a
@@ -106,30 +107,32 @@ class Message:
         return "<Message %s>" % (self.get("Event") or self.get("Response"))
 
 
-class _Msg(pyst.ManagerMsg):
-    """pyst2's message with a parser that keeps repeated headers and survives ChanVariable."""
+def parse_message(lines: List[str]) -> Message:
+    """Every ``Key: Value`` header of one message, in order, repeated ones kept.
 
-    def parse(self, response):
-        pairs = []
-        data = []
-        for n, line in enumerate(response):
-            text = line.rstrip("\r\n")
-            if ":" not in text:
-                if text == "" and not data:
-                    continue
-                data.extend(response[n:])
-                break
-            k, v = text.split(":", 1)
-            # Asterisk sometimes ends a value with a stray LF ("...\n\r\n"); strip it.
-            pairs.append((k.strip(), v.strip()))
-        self.pairs = pairs
-        for k, v in pairs:
-            self.headers.setdefault(k, v)
-        self.data = "".join(data)
+    Replaces pyst2's ``ManagerMsg.parse``: that one keeps a plain dict (repeated
+    Output/Message/Variable headers are lost) and calls ``dict.has_key`` on
+    ChanVariable, which kills its reader thread under Python 3."""
+    pairs = []
+    for line in lines:
+        k, sep, v = line.partition(":")
+        if not sep:
+            continue  # not a header (old ``Response: Follows`` bodies); never parsed here
+        # Asterisk sometimes ends a value with a stray LF ("...\n\r\n"): strip it.
+        pairs.append((k.strip(), v.strip()))
+    return Message(pairs)
 
 
 class _Manager(pyst.Manager):
-    """pyst2 Manager with buffered reads, deadlines and ActionID-matched replies."""
+    """pyst2's Manager with its reader, parser and send path replaced.
+
+    Kept from pyst2: the object, its queues, the event-callback registry and
+    dispatcher thread, hostname. Replaced (each a defect on Python 3.11 that
+    cannot be fixed from outside): the socket reader (pyst2 reads one byte per
+    recv and calls the deprecated ``Event.isSet`` — with a DeprecationWarning —
+    on every line, then hands each message across three threads: at 100k list
+    events that is seconds), the parser (above) and ``send_action`` (no
+    timeout, replies matched by position)."""
 
     def __init__(self):
         super().__init__()
@@ -139,7 +142,6 @@ class _Manager(pyst.Manager):
         self._collectors_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._prefix = "rfapi-%d-%x" % (os.getpid(), id(self) & 0xFFFFFF)
-        self.register_event("*", self._route_event)
 
     # -- connection ------------------------------------------------------------
     def connect(self, host, port=5038, timeout=5.0):
@@ -160,30 +162,53 @@ class _Manager(pyst.Manager):
         except queue.Empty:
             self.shutdown()
             raise AmiTimeout("no AMI banner from %s:%s" % (host, port)) from None
-        if not banner:
+        if banner is None:
             raise AmiUnavailable("AMI at %s:%s closed the connection" % (host, port))
         return banner
 
     def message_loop(self):
-        # pyst2's loop, with our parser (its own dies on ChanVariable under Python 3).
-        t = threading.Thread(target=self._receive_data, daemon=True)
-        t.start()
-        while self._running.is_set():
-            data = self._message_queue.get()
-            if not data:
-                self._event_queue.put(None)
-                for _ in list(self._reswaiting):
-                    self._response_queue.put(None)
-                self._fail_collectors()
-                break
-            try:
-                msg = _Msg(data)
-                if msg.has_header("Event"):
-                    self._event_queue.put(pyst.Event(msg))
-                elif msg.has_header("Response"):
-                    self._response_queue.put(msg)
-            except Exception:  # never let one odd message kill the reader
-                continue
+        """The one reader thread: read, parse, route (runs as pyst2's message_thread)."""
+        f = self._sock
+        lines: List[str] = []
+        try:
+            first = f.readline()
+            text = first.decode("utf-8", "replace")
+            if "/" in text and ":" not in text:  # "Asterisk Call Manager/9.0.0"
+                self.title, _, self.version = text.strip().partition("/")
+                self._response_queue.put(Message([("Response", "Generated Header"), ("Banner", text.strip())]))
+            elif first:
+                lines.append(text)
+            while first:
+                line = f.readline()
+                if not line:
+                    break  # EOF: Asterisk closed the connection
+                text = line.decode("utf-8", "replace")
+                if text.strip():
+                    lines.append(text)
+                elif lines:
+                    self._route(parse_message(lines))
+                    lines = []
+        except (OSError, ValueError, AttributeError):
+            pass  # socket shut down under us
+        finally:
+            self._connected.clear()
+            self._event_queue.put(None)
+            for _ in list(self._reswaiting):
+                self._response_queue.put(None)
+            self._fail_collectors()
+
+    def _route(self, msg: Message) -> None:
+        if "Event" in msg:
+            aid = msg.get("ActionID")
+            if aid is not None:
+                col = self._collectors.get(aid)
+                if col is not None:  # an event of a list/originate we wait for: straight to it
+                    col.add(msg)
+                    return
+            if self._event_callbacks:  # unsolicited: pyst2's dispatcher thread runs the callbacks
+                self._event_queue.put(_Event(msg))
+        elif "Response" in msg:
+            self._response_queue.put(msg)
 
     def shutdown(self):
         """Drop the connection without waiting for anything (no Logoff round trip)."""
@@ -241,23 +266,13 @@ class _Manager(pyst.Manager):
                     continue
                 if resp is None:
                     raise AmiUnavailable("AMI connection lost")
-                if resp.get_header("ActionID") == action_id:
+                if resp.get("ActionID") == action_id:
                     return resp
                 # A late reply to an earlier, timed-out action: not ours, drop it.
         finally:
             self._reswaiting.pop(0)
 
     # -- event lists ------------------------------------------------------------
-    def _route_event(self, ev, _mgr):
-        aid = ev.headers.get("ActionID")
-        if aid is None:
-            return False
-        with self._collectors_lock:
-            col = self._collectors.get(aid)
-        if col is not None:
-            col.add(Message(ev.message.pairs))
-        return False
-
     def _fail_collectors(self):
         with self._collectors_lock:
             cols = list(self._collectors.values())
@@ -290,6 +305,20 @@ class _Collector:
     def fail(self) -> None:
         self.lost = True
         self.done.set()
+
+
+class _Event:
+    """What pyst2's event callbacks receive: ``.name``, ``.headers``, ``.message``."""
+
+    __slots__ = ("name", "headers", "message")
+
+    def __init__(self, msg: Message):
+        self.message = msg
+        self.headers = msg.as_dict()
+        self.name = msg.get("Event")
+
+    def get_header(self, key, default=None):
+        return self.headers.get(key, default)
 
 
 def _pairs(cdict, kwargs) -> List[Tuple[str, str]]:
@@ -349,7 +378,7 @@ class AMI:
         except AmiError:
             mgr.shutdown()
             raise
-        if resp.get_header("Response") != "Success":
+        if resp.get("Response") != "Success":
             mgr.shutdown()
             raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
         self.connects += 1
@@ -412,7 +441,7 @@ class AMI:
                 except AmiUnavailable:
                     self._drop(mgr)
                     raise
-                result = Message(resp.pairs)
+                result = resp
                 if col is None or result.get("EventList") != "start":
                     return result, []
                 if not col.done.wait(max(0.0, deadline - time.monotonic())):
@@ -474,7 +503,7 @@ class AMI:
             aid = mgr.new_action_id()
             pairs.append(("ActionID", aid))
             col = mgr.collect(aid, lambda m: m.get("Event") == "OriginateResponse")
-            resp = Message(mgr.send_action(pairs, timeout=self.timeout).pairs)
+            resp = mgr.send_action(pairs, timeout=self.timeout)
             if not resp.ok:
                 return resp, None
             col.done.wait(wait)
