@@ -70,8 +70,8 @@ graceful_timeout = 330
 keepalive = 5
 # Recycle workers now and then (bounded memory); the jitter keeps them from
 # restarting together.
-max_requests = 5000
-max_requests_jitter = 500
+max_requests = 100000
+max_requests_jitter = 10000
 # No preload: a HUP starts workers that import the code afresh, so an upgrade
 # followed by `systemctl reload rfapi` serves the new version.
 preload_app = False

@@ -130,12 +130,28 @@ class FailureTracker:
             log.warning("failed-login tracking falls back to per-process memory: %s", exc)
         self._shared = False
 
+    def _changed(self) -> bool:
+        """Has any worker written the shared file since we last read it? One stat
+        of the WAL (every write lands there first) instead of a query per request."""
+        try:
+            st = os.stat(self._path + "-wal")
+            mark = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            mark = None
+        if mark is not None and mark == getattr(self, "_mark", None):
+            return False
+        self._mark = mark
+        return True
+
     def blocked(self, addr: str) -> bool:
         now = time.time()
         if self._shared:
             try:
-                row = self._db().execute("SELECT until FROM blocked WHERE addr = ?", (addr,)).fetchone()
-                return bool(row) and row[0] > now
+                if self._changed() or not hasattr(self, "_blocked_view"):
+                    rows = self._db().execute("SELECT addr, until FROM blocked WHERE until > ?", (now,)).fetchall()
+                    self._blocked_view = dict(rows)
+                until = self._blocked_view.get(addr)
+                return until is not None and until > now
             except Exception as exc:  # sqlite3.Error, OSError
                 self._fallback(exc)
         with self._lock:

@@ -22,8 +22,19 @@ class TrustedProxy:
         self.app = app
         self.hops = hops
         self.nets = [ipaddress.ip_network(n, strict=False) for n in trusted]
+        self._seen = {}
 
     def _trusted(self, addr: str) -> bool:
+        # Parsing an address is slow next to a small request: remember the few peers seen.
+        hit = self._seen.get(addr)
+        if hit is None:
+            hit = self._check(addr)
+            if len(self._seen) > 256:
+                self._seen.clear()
+            self._seen[addr] = hit
+        return hit
+
+    def _check(self, addr: str) -> bool:
         if not addr:  # unix socket: only local processes with file access
             return True
         try:

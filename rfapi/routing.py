@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from flask import Blueprint, Response, g, request
 
 from . import params as P
+from .auth import authenticate
 from .http import ApiError, reply
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -78,7 +79,6 @@ def _view(spec: RouteSpec) -> Callable:
         if spec.planned:
             return reply(None, 501, "Not Implemented: %s %s is planned" % (spec.method, request.path))
         if spec.auth:
-            from .auth import authenticate
             authenticate()
         raw = P.gather()
         values = P.validate(spec.params, raw)
