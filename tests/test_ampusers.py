@@ -243,7 +243,7 @@ def test_create_then_delete_restores_everything(pbx_rw):
 def _concurrently(pbx, calls):
     """Run [(method, path, data)] at the same moment from threads; status codes in order."""
     results = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
+    barrier = threading.Barrier(len(calls), timeout=30)
 
     def worker(i, method, path, data):
         client = pbx.app.test_client()

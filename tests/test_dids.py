@@ -162,10 +162,11 @@ def test_duplicate_any_cid_route_is_409_and_writes_nothing(pbx_rw):
 
 def test_concurrent_adds_of_one_did_create_one_route(pbx_rw):
     results = []
-    barrier = threading.Barrier(6)
+    barrier = threading.Barrier(6, timeout=30)
+    app = pbx_rw.app
 
     def worker(i):
-        client = pbx_rw.app.test_client()
+        client = app.test_client()
         barrier.wait()
         r = client.post("/api/v1/did/add", data={"did": "5559870020", "description": "try %d" % i},
                         headers=pbx_rw.auth)

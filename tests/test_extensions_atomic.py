@@ -142,7 +142,7 @@ class Server:
 
 def _race(server, jobs):
     results = [None] * len(jobs)
-    start = threading.Barrier(len(jobs))
+    start = threading.Barrier(len(jobs), timeout=30)
 
     def run(i, method, path, params):
         start.wait()

@@ -309,7 +309,7 @@ def test_list_longer_than_the_column_is_refused(pbx_rw):
 def test_concurrent_adds_lose_nothing(pbx_rw, ext):
     numbers = ["55560000%02d" % i for i in range(10)]
     results = []
-    barrier = threading.Barrier(len(numbers))
+    barrier = threading.Barrier(len(numbers), timeout=30)
 
     def worker(number):
         client = pbx_rw.app.test_client()

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ def load_office(w) -> None:
 
 
 _NOW = None
+_APP_LOCK = threading.RLock()
 
 
 def office_now() -> int:
@@ -84,11 +86,13 @@ class Pbx:
     # -- the app ------------------------------------------------------------------
     @property
     def app(self):
-        if self._app is None:
-            from rfapi import create_app
+        # Tests start threads that all ask for the app: build it once, under a lock.
+        with _APP_LOCK:
+            if self._app is None:
+                from rfapi import create_app
 
-            self._app = create_app(str(self.ini))
-        return self._app
+                self._app = create_app(str(self.ini))
+            return self._app
 
     @property
     def client(self):
