@@ -15,11 +15,11 @@ from werkzeug.exceptions import HTTPException
 from . import config as config_mod
 from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
 from .adapters.db import DatabaseTimeout, DatabaseUnavailable
-from .adapters.files import UnsafePath
+from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
 from .auth import AdminCache, FailureTracker, make_auth
 from .http import ApiError, BadRequest, reason, reply
-from .proxy import TrustedProxy
+from .proxy import BodyLimit, TrustedProxy
 from .runtime import Runtime
 
 PREFIX = "/api/v1"
@@ -66,7 +66,8 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         app.register_blueprint(res.blueprint, url_prefix=PREFIX)
 
     _install_handlers(app)
-    app.wsgi_app = TrustedProxy(app.wsgi_app, hops=cfg.trusted_proxies, trusted=cfg.trusted_proxy_networks)
+    app.wsgi_app = TrustedProxy(BodyLimit(app.wsgi_app, cfg.max_body_bytes), hops=cfg.trusted_proxies,
+                                trusted=cfg.trusted_proxy_networks)
     return app
 
 
@@ -169,6 +170,11 @@ def _install_handlers(app: Flask) -> None:
     @app.errorhandler(AmiInputError)
     def _ami_input(exc):
         return BadRequest({exc.field: "contains a forbidden character"}).response()
+
+    @app.errorhandler(LockTimeout)
+    def _busy(exc):
+        error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        return reply(None, 503, "Service Unavailable: %s; try again" % exc, {"Retry-After": "5"})
 
     @app.errorhandler(UnsafePath)
     def _unsafe(exc):

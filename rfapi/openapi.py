@@ -73,13 +73,16 @@ def document(server: str = "") -> Dict[str, Any]:
                     "application/json": {"schema": body_schema},
                     "application/x-www-form-urlencoded": {"schema": body_schema},
                 }}
-            if spec.produces != "application/json":
+            if not spec.envelope:
+                responses[str(spec.status)] = {"description": reason(spec.status), "content": {
+                    "application/json": {"schema": spec.response or {"type": "object"}}}}
+            elif spec.produces != "application/json":
                 responses[str(spec.status)] = {"description": "The file",
                                                "content": {spec.produces: {"schema": {"type": "string",
                                                                                       "format": "binary"}}}}
             else:
                 responses[str(spec.status)] = _response(spec.status, spec.response)
-            if spec.params:
+            if spec.params or "<" in spec.rule:
                 responses["400"] = _response(400, ERRORS_SCHEMA, "A parameter is missing or invalid")
             if spec.auth:
                 responses["401"] = _response(401, None, "Missing or wrong credentials")

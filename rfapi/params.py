@@ -20,7 +20,11 @@ FALSE = {"0", "false", "no", "off", "n", ""}
 
 # Control characters are refused everywhere: CR/LF/NUL would break AMI framing,
 # voicemail.conf lines and log lines; nothing legitimate needs them.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
 
 
 def truthy(value: Any) -> bool:
@@ -68,7 +72,7 @@ class Param:
         elif k == "array":
             s = {"type": "array", "items": {"type": "string", "maxLength": self.max_length}}
             if self.items_pattern:
-                s["items"]["pattern"] = self.items_pattern
+                s["items"]["pattern"] = "^(?:%s)$" % self.items_pattern
             s["minItems"] = 1
         elif k == "json":
             s = {"type": "string", "description": "JSON-encoded"}
@@ -79,7 +83,8 @@ class Param:
             if k == "digits":
                 s["pattern"] = r"^[0-9]+$"
             if self.pattern:
-                s["pattern"] = self.pattern
+                # Validation uses fullmatch(); JSON Schema patterns search: anchor them.
+                s["pattern"] = "^(?:%s)$" % self.pattern
         if self.enum:
             s["enum"] = list(self.enum)
         if self.minimum is not None:
@@ -184,7 +189,10 @@ def gather() -> Dict[str, Any]:
         add(key, request.args.getlist(key))
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         if request.is_json:
-            body = request.get_json(silent=True)
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:  # nested deeper than the parser's stack: not a request we serve
+                raise BadRequest({"body": "is not valid JSON"}) from None
             if body is None:
                 if request.get_data(cache=True):
                     raise BadRequest({"body": "is not valid JSON"})
@@ -208,7 +216,7 @@ def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:
     declared = {p.name: p for p in params}
     for key in raw:
         if key not in declared:
-            errors[key] = "unknown parameter"
+            errors[key[:64] + ("..." if len(key) > 64 else "")] = "unknown parameter"
     for p in params:
         if p.name not in raw or raw[p.name] is None or (raw[p.name] == "" and p.kind not in ("boolean",)):
             if p.required:

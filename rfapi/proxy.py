@@ -62,3 +62,41 @@ class TrustedProxy:
             if proto in ("http", "https"):
                 environ["wsgi.url_scheme"] = proto
         return self.app(environ, start_response)
+
+
+class BodyLimit:
+    """Refuse a body over the cap even when it has no Content-Length (chunked).
+
+    Flask's MAX_CONTENT_LENGTH turns an announced oversize body into 413, but a
+    chunked one is silently cut at the cap and parsed — trailing fields would
+    vanish and defaults apply. Here such a body is read up to cap+1 bytes: over
+    the cap → 413, else it is handed on with its real Content-Length."""
+
+    METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") in self.METHODS and not environ.get("CONTENT_LENGTH") \
+                and (environ.get("wsgi.input_terminated")
+                     or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()):
+            stream = environ["wsgi.input"]
+            buf = bytearray()
+            while len(buf) <= self.max_bytes:
+                chunk = stream.read(min(65536, self.max_bytes + 1 - len(buf)))
+                if not chunk:
+                    break
+                buf += chunk
+            if len(buf) > self.max_bytes:
+                body = b'{"status":413,"message":"Payload Too Large: the request body is over the limit","data":null}'
+                start_response("413 REQUEST ENTITY TOO LARGE", [("Content-Type", "application/json"),
+                                                                 ("Content-Length", str(len(body))),
+                                                                 ("Connection", "close")])
+                return [body]
+            import io
+
+            environ["wsgi.input"] = io.BytesIO(bytes(buf))
+            environ["CONTENT_LENGTH"] = str(len(buf))
+        return self.app(environ, start_response)

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, request
 
 from . import params as P
 from .auth import authenticate
-from .http import ApiError, reply
+from .http import ApiError, BadRequest, reply
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -32,6 +32,7 @@ class RouteSpec:
     produces: str = "application/json"           # e.g. "audio/*" for downloads
     tag: str = ""
     path_params: Dict[str, str] = field(default_factory=dict)  # name -> description
+    envelope: bool = True                        # False: the response is the bare document
 
 
 class Resource:
@@ -49,14 +50,15 @@ class Resource:
     def route(self, rule: str, method: str = "GET", *, summary: str = "", description: str = "",
               params: Sequence[P.Param] = (), response: Optional[Dict[str, Any]] = None,
               status: int = 200, errors: Sequence[int] = (), auth: bool = True,
-              produces: str = "application/json", path_params: Optional[Dict[str, str]] = None):
+              produces: str = "application/json", path_params: Optional[Dict[str, str]] = None,
+              envelope: bool = True):
         """Decorate ``handler(params, **url_args)``; it returns data (wrapped in the
         envelope with ``status``), a (data, message) tuple, or a Response."""
 
         def deco(fn: Callable) -> Callable:
             spec = RouteSpec(rule, method.upper(), fn, summary or (fn.__doc__ or "").strip().split("\n")[0],
                              description or (fn.__doc__ or "").strip(), tuple(params), response, status,
-                             tuple(errors), False, auth, produces, self.name, path_params or {})
+                             tuple(errors), False, auth, produces, self.name, path_params or {}, envelope)
             self._add(spec)
             return fn
 
@@ -80,6 +82,10 @@ def _view(spec: RouteSpec) -> Callable:
             return reply(None, 501, "Not Implemented: %s %s is planned" % (spec.method, request.path))
         if spec.auth:
             authenticate()
+        bad = {k: "must not contain control characters" for k, v in url_args.items()
+               if isinstance(v, str) and P.has_control(v)}
+        if bad:
+            raise BadRequest(bad)
         raw = P.gather()
         values = P.validate(spec.params, raw)
         g.rfapi_params = values

@@ -145,7 +145,8 @@ def test_unknown_and_non_sip_extensions_are_404_without_ami(pbx):
     assert body(pbx.get("registrations/999"))["message"] == "Extension 999 not found"
     r = pbx.get("registrations/191")
     assert r.status_code == 404 and body(r)["message"] == "Extension 191 is not a SIP extension"
-    assert pbx.get("registrations/101%0AAction:%20Ping").status_code == 404
+    r = pbx.get("registrations/101%0AAction:%20Ping")  # refused before any handler runs
+    assert r.status_code == 400 and body(r)["data"]["errors"] == {"ext": "must not contain control characters"}
     assert pbx.peer.actions == []
 
 

@@ -2,7 +2,9 @@
 presence), the normalised state names, presence from CustomPresence, 404s, outages."""
 from __future__ import annotations
 
+import calendar
 import json
+import re
 import time
 
 import pytest
@@ -24,6 +26,31 @@ def sent(peer):
             for a in peer.actions if a.name != "Login"]
 
 
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def stamp_time(text):
+    return calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000.0
+
+
+def without_live(data, live, since=None):
+    """The answer minus the two live-state fields, after checking them: ``live`` as
+    expected and ``refreshed_at`` a UTC time with ms, not in the future (and not
+    before ``since`` when given)."""
+    entries = data if isinstance(data, list) else [data]
+    out = []
+    for e in entries:
+        e = dict(e)
+        assert e.pop("live") is live, e
+        at = e.pop("refreshed_at")
+        assert STAMP.match(at), at
+        assert stamp_time(at) <= time.time() + 0.001
+        if since is not None:
+            assert stamp_time(at) >= since - 0.001
+        out.append(e)
+    return out if isinstance(data, list) else out[0]
+
+
 def expected(e):
     state = office.ami_state()
     status = state["hints"][e["number"]]["status"]
@@ -34,9 +61,10 @@ def expected(e):
 
 
 def test_all_states_in_two_list_actions(pbx):
+    t0 = time.time()
     r = pbx.get("state")
     assert r.status_code == 200, body(r)
-    assert body(r)["data"] == [expected(e) for e in SIP_EXTENSIONS]
+    assert without_live(body(r)["data"], True, since=t0) == [expected(e) for e in SIP_EXTENSIONS]
     # Never one action per extension: the hint list, then the presence list.
     assert sent(pbx.peer) == [("ExtensionStateList", []), ("PresenceStateList", [])]
 
@@ -60,15 +88,16 @@ def test_state_names_are_normalised(pbx, status, name, text):
     with pbx.peer.lock:
         pbx.peer.hints["101"]["status"] = status
     one = body(pbx.get("state/101"))["data"]
-    assert (one["state"], one["status"], one["status_text"]) == (name, status, text)
+    assert (one["state"], one["status"], one["status_text"], one["live"]) == (name, status, text, False)
     listed = [s for s in body(pbx.get("state"))["data"] if s["extension"] == "101"][0]
-    assert (listed["state"], listed["status"], listed["status_text"]) == (name, status, text)
+    assert (listed["state"], listed["status"], listed["status_text"], listed["live"]) == (name, status, text, True)
 
 
 def test_one_state_uses_extensionstate_and_presencestate(pbx):
+    t0 = time.time()
     r = pbx.get("state/103")
     assert r.status_code == 200, body(r)
-    assert body(r)["data"] == expected(office.EXTENSIONS_BY_NUMBER["103"])
+    assert without_live(body(r)["data"], False, since=t0) == expected(office.EXTENSIONS_BY_NUMBER["103"])
     assert sent(pbx.peer) == [("ExtensionState", [("Exten", "103"), ("Context", "from-internal")]),
                               ("PresenceState", [("Provider", "CustomPresence:103")])]
 
@@ -76,7 +105,7 @@ def test_one_state_uses_extensionstate_and_presencestate(pbx):
 def test_chan_sip_extension_state(pbx):
     r = pbx.get("state/201")
     assert r.status_code == 200
-    assert body(r)["data"] == expected(office.EXTENSIONS_BY_NUMBER["201"])
+    assert without_live(body(r)["data"], False) == expected(office.EXTENSIONS_BY_NUMBER["201"])
 
 
 def test_transcript_pbx_hints_and_extensions_without_hint(pbx):
@@ -87,7 +116,7 @@ def test_transcript_pbx_hints_and_extensions_without_hint(pbx):
         for key in ("hints", "device_states", "presence"):
             getattr(pbx.peer, key).clear()
             getattr(pbx.peer, key).update(seed[key])
-    data = {s["extension"]: s for s in body(pbx.get("state"))["data"]}
+    data = {s["extension"]: s for s in without_live(body(pbx.get("state"))["data"], True)}
     assert data["101"] == {"extension": "101", "name": "Alice Johnson", "tech": "pjsip", "state": "idle",
                            "status": 0, "status_text": "Idle", "hint": "PJSIP/101", "context": "from-internal",
                            "presence": None}
@@ -112,17 +141,20 @@ def test_without_presence_providers_one_action_is_enough(pbx):
         for exten, h in pbx.peer.hints.items():
             h["hint"] = h["hint"].split(",")[0]
     data = body(pbx.get("state"))["data"]
-    assert all(s["presence"] is None for s in data)
+    assert all(s["presence"] is None and s["live"] is True for s in data)
     assert sent(pbx.peer) == [("ExtensionStateList", [])]
 
 
 def test_unknown_and_non_sip_extensions_are_404_without_ami(pbx):
     for ext, message in (("999", "Extension 999 not found"), ("190", "Extension 190 is not a SIP extension"),
-                         ("101%0D%0AAction:%20Command", None), ("..", None)):
+                         ("..", None)):
         r = pbx.get("state/%s" % ext)
         assert r.status_code == 404
         if message:
             assert body(r)["message"] == message
+    # Control characters in a path parameter are refused before any handler runs.
+    r = pbx.get("state/101%0D%0AAction:%20Command")
+    assert r.status_code == 400 and body(r)["data"]["errors"] == {"ext": "must not contain control characters"}
     assert pbx.peer.actions == []
 
 

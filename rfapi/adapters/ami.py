@@ -30,6 +30,7 @@ Every field sent is refused if it holds CR, LF or NUL (header injection).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import queue
 import socket
@@ -366,6 +367,8 @@ class AMI:
         self._failure = ""
         self._pid = os.getpid()
         self.connects = 0
+        self._feeds: Dict[str, "EventFeed"] = {}
+        self._feeds_lock = threading.Lock()
 
     # -- connection ------------------------------------------------------------
     def _login(self, events: str) -> _Manager:
@@ -402,6 +405,10 @@ class AMI:
         return self._mgr
 
     def close(self) -> None:
+        with self._feeds_lock:
+            feeds = list(self._feeds.values())
+        for feed in feeds:  # Runtime.close() -> here: no feed thread outlives its app
+            feed.close()
         with self._lock:
             if self._mgr is not None:
                 self._mgr.shutdown()
@@ -411,6 +418,18 @@ class AMI:
         mgr.shutdown()
         if self._mgr is mgr:
             self._mgr = None
+
+    # -- event feeds ---------------------------------------------------------------
+    def subscribe(self, key: str, events: Iterable[str], on_event: Callable[[Message, int], None],
+                  on_connect: Callable[["EventFeed"], None], mask: str = "call") -> "EventFeed":
+        """The process's event feed called ``key`` (created once, not started: the
+        caller starts it on first use with ``poke()``). See ``EventFeed``."""
+        with self._feeds_lock:
+            feed = self._feeds.get(key)
+            if feed is None:
+                feed = EventFeed(self._params, self.timeout, events, on_event, on_connect, mask=mask, name=key)
+                self._feeds[key] = feed
+            return feed
 
     # -- actions -----------------------------------------------------------------
     def action(self, name: str, headers: Headers = (), timeout: Optional[float] = None) -> Message:
@@ -426,7 +445,10 @@ class AMI:
     def _run(self, name, headers, timeout, collect):
         timeout = self.timeout if timeout is None else timeout
         pairs = [("Action", check_field("Action", name))] + _pairs(headers, {})
-        with self._lock:
+        # One action in flight per process; a queue longer than the timeout is a timeout too.
+        if not self._lock.acquire(timeout=timeout):
+            raise AmiTimeout("AMI busy: no turn within %.1f s" % timeout)
+        try:
             mgr = self._manager()
             aid = mgr.new_action_id()
             pairs.append(("ActionID", aid))
@@ -455,6 +477,8 @@ class AMI:
             finally:
                 if col is not None:
                     mgr.uncollect(aid)
+        finally:
+            self._lock.release()
 
     # -- AstDB -------------------------------------------------------------------
     def db_get(self, family: str, key: str) -> Optional[str]:
@@ -517,3 +541,357 @@ class AMI:
             except AmiError:
                 pass
             mgr.shutdown()
+
+
+# -- the event feed: one long-lived events-on connection per process ------------------
+
+log = logging.getLogger("rfapi.ami")
+
+
+class _FeedManager(_Manager):
+    """The feed connection's Manager: every event is numbered in wire order on the
+    reader thread; list events go to their collector (which remembers the number of
+    the last one, i.e. of the ``...Complete``), unsolicited events whose name is
+    wanted go straight to ``deliver(msg, seq)`` on the reader thread (no queue: the
+    order is the wire order and memory stays bounded), all others are dropped."""
+
+    def __init__(self, wanted: frozenset, deliver: Callable[[Message, int], None],
+                 seq: "itertools.count", lost: Callable[["_FeedManager"], None]):
+        super().__init__()
+        self._prefix = "rfapi-feed-%d-%x" % (os.getpid(), id(self) & 0xFFFFFF)
+        self._wanted = wanted
+        self._deliver = deliver
+        self._seq = seq
+        self._lost = lost
+        self.last_rx = time.monotonic()
+
+    def _route(self, msg: Message) -> None:
+        self.last_rx = time.monotonic()
+        if "Event" not in msg:
+            if "Response" in msg:
+                self._response_queue.put(msg)
+            return
+        seq = next(self._seq)
+        aid = msg.get("ActionID")
+        if aid is not None:
+            col = self._collectors.get(aid)
+            if col is not None:
+                col.seq = seq
+                col.add(msg)
+                return
+        if msg.get("Event") in self._wanted:
+            self._deliver(msg, seq)
+
+    def message_loop(self):
+        try:
+            super().message_loop()
+        finally:
+            self._lost(self)
+
+
+def _join_manager(mgr: _Manager, timeout: float = 2.0) -> None:
+    me = threading.current_thread()
+    for t in (mgr.message_thread, mgr.event_dispatch_thread):
+        if t.ident is not None and t is not me:
+            t.join(timeout)
+
+
+class EventFeed:
+    """A dedicated AMI connection logged in with ``Events: <mask>`` whose events feed
+    an in-memory table (live state), kept up by one background thread.
+
+    * Started lazily (``poke()``/``start()``) in the process that uses it, never at
+      import or app creation: a gunicorn worker forked from a master that had one
+      starts its own (the inherited socket is dropped without touching it).
+    * After every (re)login ``on_connect(feed)`` runs on the feed thread; it seeds the
+      table with list actions sent *on this connection* (``feed.list_action``), so an
+      event and a list share one ordered stream: every event carries a sequence
+      number (``on_event(msg, seq)``; ``list_action`` returns the number of its
+      Complete event) and the table keeps, per key, whichever is newer.
+    * ``on_event`` runs on the connection's reader thread: it must be quick and must
+      not send actions. An exception in it is logged and makes the feed re-seed.
+    * A lost connection is replaced at once, then with backoff; pyst2 cannot
+      reconnect, so each attempt is a brand-new ``_FeedManager``. A silent
+      connection is pinged; unused for ``IDLE_AFTER`` s the feed disconnects (and a
+      later ``poke()`` starts it again).
+    * ``close()`` stops it and joins its threads (``AMI.close()`` calls it).
+    The shared request connection (``Events: off``) is never involved."""
+
+    BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before attempt n after n failures
+    MIN_RETRY = 1.0      # a poke never causes more than one attempt per second
+    PING_AFTER = 30.0    # ping after this long without any message (a hung Asterisk)
+    IDLE_AFTER: Optional[float] = 600.0  # disconnect when nobody used the feed for this long
+
+    def __init__(self, params: Callable[[], Tuple[str, int, str, str]], timeout: float, events: Iterable[str],
+                 on_event: Callable[[Message, int], None], on_connect: Callable[["EventFeed"], None],
+                 mask: str = "call", name: str = "feed"):
+        self._params = params
+        self.timeout = float(timeout)
+        self.events = frozenset(check_field("event name", e) for e in events)
+        self.mask = check_field("Events", mask)
+        self.name = name
+        self._on_event = on_event
+        self._on_connect = on_connect
+        self._seq = itertools.count(1)  # one numbering for every connection of this feed
+        self.generation = 0             # successful logins so far; a table seeded for another one is stale
+        self.connects = 0
+        self.attempts = 0               # finished attempts (ready or failed)
+        self.last_error = ""
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh threading state (at creation and in a forked child)."""
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._mgr: Optional[_FeedManager] = None
+        self._connecting: Optional[_FeedManager] = None
+        self._ready_gen = -1
+        self._busy = False       # an attempt (connect + on_connect) is under way or requested
+        self.failing = False     # the last connection was lost or the last attempt failed
+        self._reseed = False
+        self._last_attempt = float("-inf")
+        self._last_used = time.monotonic()
+
+    def _forked(self) -> bool:
+        if self._pid != os.getpid():
+            self._reset()        # the parent's threads do not exist here; its socket is not ours
+            return True
+        return False
+
+    # -- state -----------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Connected, and ``on_connect`` succeeded on this connection."""
+        if self._pid != os.getpid():
+            return False
+        mgr = self._mgr
+        return mgr is not None and mgr.connected() and self._ready_gen == self.generation
+
+    def running(self) -> bool:
+        t = self._thread
+        return self._pid == os.getpid() and t is not None and t.is_alive()
+
+    def touch(self) -> None:
+        self._last_used = time.monotonic()
+
+    # -- control -----------------------------------------------------------------------
+    def start(self) -> None:
+        self.poke()
+
+    def poke(self) -> bool:
+        """Make sure the feed runs and, if it is waiting to retry, retry now (at most
+        once per ``MIN_RETRY``). True if it is ready or an attempt is under way,
+        i.e. if ``wait_ready`` is worth calling."""
+        self._forked()
+        self.touch()
+        with self._cond:
+            if self.ready():
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._busy = True
+                self._thread = threading.Thread(target=self._run, name="rfapi-ami-%s" % self.name, daemon=True)
+                self._thread.start()
+                return True
+            if self._busy:
+                return True
+            if self._stopping.is_set() or time.monotonic() - self._last_attempt < self.MIN_RETRY:
+                return False
+            self._busy = True
+        self._wake.set()
+        return True
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until ready or until the attempt under way failed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.ready() or not self._busy, timeout)
+        return self.ready()
+
+    def reseed(self) -> None:
+        """Run ``on_connect`` again on the current connection (from any thread)."""
+        self._reseed = True
+        self._wake.set()
+
+    def close(self) -> None:
+        if self._forked():
+            return
+        with self._cond:
+            self._stopping.set()
+            thread, mgr, connecting = self._thread, self._mgr, self._connecting
+        self._wake.set()
+        if connecting is not None:  # a login under way: cut it short (its banner wait too)
+            connecting.shutdown()
+            connecting._response_queue.put(None)
+        if mgr is not None:
+            mgr.shutdown()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(min(self.timeout, 5.0) + 2.0)
+        if mgr is not None:
+            _join_manager(mgr)
+
+    # -- actions on the feed connection (from on_connect) --------------------------------
+    def list_action(self, name: str, headers: Headers = (), timeout: Optional[float] = None
+                    ) -> Tuple[Message, List[Message], int]:
+        """Send an event-list action on the feed connection: (response, events before the
+        Complete event, sequence number of the Complete event; 0 if no list came)."""
+        mgr = self._mgr
+        if mgr is None or not mgr.connected():
+            raise AmiUnavailable("AMI event feed not connected")
+        timeout = self.timeout if timeout is None else timeout
+        pairs = [("Action", check_field("Action", name))] + _pairs(headers, {})
+        aid = mgr.new_action_id()
+        pairs.append(("ActionID", aid))
+        col = mgr.collect(aid, _list_complete)
+        col.seq = 0
+        deadline = time.monotonic() + timeout
+        try:
+            resp = mgr.send_action(pairs, timeout=timeout)
+            if resp.get("EventList") != "start":
+                return resp, [], 0
+            if not col.done.wait(max(0.0, deadline - time.monotonic())):
+                raise AmiTimeout("Asterisk did not complete the %s list in %.1f s" % (name, timeout))
+            if col.lost:
+                raise AmiUnavailable("AMI connection lost during %s" % name)
+            return resp, [m for m in col.items if not _list_complete(m)], col.seq
+        finally:
+            mgr.uncollect(aid)
+
+    # -- the feed thread -----------------------------------------------------------------
+    def _login(self) -> _FeedManager:
+        host, port, user, secret = self._params()
+        mgr = _FeedManager(self.events, self._deliver, self._seq, self._lost)
+        with self._cond:
+            if self._stopping.is_set():
+                raise AmiUnavailable("AMI event feed closed")
+            self._connecting = mgr
+        try:
+            return self._login_on(mgr, user, secret, host, port)
+        except BaseException:
+            mgr.shutdown()  # whatever failed, no socket or reader thread stays behind
+            _join_manager(mgr)
+            raise
+        finally:
+            with self._cond:
+                self._connecting = None
+
+    def _login_on(self, mgr: _FeedManager, user: str, secret: str, host: str, port: int) -> _FeedManager:
+        mgr.connect(host, port, timeout=min(self.timeout, 5.0))
+        raw = mgr._raw
+        try:  # a peer that vanished without a FIN is noticed by TCP too, not only by the ping
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for opt, val in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+                if hasattr(socket, opt):
+                    raw.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), val)
+        except (OSError, AttributeError):
+            pass
+        try:
+            resp = mgr.send_action([("Action", "Login"), ("Username", user), ("Secret", secret),
+                                    ("Events", self.mask)], timeout=self.timeout)
+        except AmiError:
+            mgr.shutdown()
+            raise
+        if resp.get("Response") != "Success":
+            mgr.shutdown()
+            raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
+        return mgr
+
+    def _deliver(self, msg: Message, seq: int) -> None:
+        try:
+            self._on_event(msg, seq)
+        except Exception:
+            log.exception("AMI event feed %s: handling %r failed; re-seeding", self.name, msg)
+            self.reseed()
+
+    def _lost(self, mgr: _FeedManager) -> None:
+        with self._cond:
+            self._cond.notify_all()
+        self._wake.set()
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._stopping.is_set():
+                with self._cond:
+                    self._busy = True
+                    self._last_attempt = time.monotonic()
+                mgr: Optional[_FeedManager] = None
+                was_ready = False
+                try:
+                    mgr = self._login()
+                    with self._cond:
+                        if self._stopping.is_set():
+                            break
+                        self._mgr = mgr
+                        self.generation += 1
+                        self.connects += 1
+                        self._reseed = False
+                    self._on_connect(self)
+                    with self._cond:
+                        self._ready_gen = self.generation
+                        self._busy = False
+                        self.failing = False
+                        self.attempts += 1
+                        self.last_error = ""
+                        self._cond.notify_all()
+                    if failures:
+                        log.info("AMI event feed %s: connected again", self.name)
+                    failures, was_ready = 0, True
+                    if self._watch(mgr) == "lost":
+                        self.failing = True
+                except Exception as exc:  # AmiError, or a bug in on_connect: never kill the thread
+                    if not isinstance(exc, AmiError):
+                        log.exception("AMI event feed %s: on_connect failed", self.name)
+                    failures += 1
+                    if failures == 1:
+                        log.warning("AMI event feed %s: %s", self.name, exc)
+                    with self._cond:
+                        self.last_error = str(exc)
+                        self.failing = True
+                        if self._busy:
+                            self.attempts += 1
+                finally:
+                    if mgr is not None:
+                        mgr.shutdown()
+                        _join_manager(mgr)
+                    self._wake.clear()  # the lost connection's wake-up is spent; a poke from now on counts
+                    with self._cond:
+                        if self._mgr is mgr:
+                            self._mgr = None
+                        self._busy = False
+                        self._cond.notify_all()
+                if self._stopping.is_set() or self._idle():
+                    break
+                delay = 0.0 if was_ready else self.BACKOFF[min(failures, len(self.BACKOFF)) - 1]
+                if delay and self._wake.wait(delay):
+                    self._wake.clear()  # poked (or closed): go now
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _idle(self) -> bool:
+        return self.IDLE_AFTER is not None and time.monotonic() - self._last_used > self.IDLE_AFTER
+
+    def _watch(self, mgr: _FeedManager) -> str:
+        """Until the connection is lost ("lost"), the feed is closed ("stopped") or idle
+        ("idle"): re-seed on request, ping a silent connection."""
+        while not self._stopping.is_set() and mgr.connected():
+            if self._idle():
+                log.info("AMI event feed %s: unused for %.0f s, disconnecting", self.name, self.IDLE_AFTER)
+                return "idle"
+            if self._reseed:
+                self._reseed = False
+                self._on_connect(self)
+                continue
+            silent = time.monotonic() - mgr.last_rx
+            if silent >= self.PING_AFTER:
+                mgr.send_action([("Action", "Ping")], timeout=self.timeout)  # AmiError: reconnect
+                continue
+            wait = self.PING_AFTER - silent
+            if self.IDLE_AFTER is not None:
+                wait = min(wait, self.IDLE_AFTER - (time.monotonic() - self._last_used) + 0.01)
+            self._wake.wait(max(0.01, wait))
+            self._wake.clear()
+        return "stopped" if self._stopping.is_set() else "lost"

@@ -41,16 +41,29 @@ def _code(exc: Exception) -> int:
         return 0
 
 
+def _timed(fn, read_timeout: float):
+    """Run one statement; a connection lost after (about) the read timeout is a
+    timeout — libmariadb reports both as error 2013 with the same text."""
+    t = time.monotonic()
+    try:
+        return fn()
+    except MySQLdb.OperationalError as exc:
+        if _code(exc) == 2013 and read_timeout and time.monotonic() - t >= read_timeout * 0.9:
+            raise MySQLdb.OperationalError(2013, "Lost connection to server during query (read timeout)") from None
+        raise
+
+
 class Tx:
     """Statements inside one transaction on one connection."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, read_timeout: float = 0):
         self._conn = conn
+        self._read_timeout = read_timeout
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> List[Dict[str, Any]]:
         cur = self._conn.cursor(MySQLdb.cursors.DictCursor)
         try:
-            cur.execute(sql, tuple(params))
+            _timed(lambda: cur.execute(sql, tuple(params)), self._read_timeout)
             return list(cur.fetchall())
         finally:
             cur.close()
@@ -62,7 +75,7 @@ class Tx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cur = self._conn.cursor()
         try:
-            return cur.execute(sql, tuple(params))
+            return _timed(lambda: cur.execute(sql, tuple(params)), self._read_timeout)
         finally:
             cur.close()
 
@@ -135,7 +148,7 @@ class Database:
         for attempt in (0, 1):
             conn, fresh = self._get(which)
             try:
-                return fn(Tx(conn))
+                return fn(Tx(conn, self._args["read_timeout"]))
             except MySQLdb.OperationalError as exc:
                 code = _code(exc)
                 if code not in _GONE:
@@ -187,7 +200,7 @@ class Database:
                     continue
                 raise DatabaseUnavailable("lost the %s database (error %d)" % (which, _code(exc))) from None
         try:
-            yield Tx(conn)
+            yield Tx(conn, self._args["read_timeout"])
         except BaseException as exc:
             try:
                 conn.rollback()
@@ -195,6 +208,8 @@ class Database:
                 self._drop(which)
             if isinstance(exc, (MySQLdb.OperationalError, MySQLdb.InterfaceError)) and _code(exc) in _GONE | {0}:
                 self._drop(which)
+                if _code(exc) == 2013 and "timeout" in str(exc).lower():
+                    raise DatabaseTimeout("the %s database did not answer in time" % which) from None
                 raise DatabaseUnavailable("lost the %s database during a transaction" % which) from None
             raise
         try:

@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from typing import Iterator, Optional
 
 # A path component from user input: no separators, no NUL, not "." or "..".
@@ -47,21 +48,40 @@ _locks = {}
 _locks_guard = threading.Lock()
 
 
+class LockTimeout(OSError):
+    """Another writer held the file longer than we are willing to wait."""
+
+
 @contextlib.contextmanager
-def locked(path: str) -> Iterator[None]:
+def locked(path: str, timeout: float = 30.0) -> Iterator[None]:
     """Serialise writers of ``path``: threads of this process (a mutex) and other
-    processes (flock on ``<path>.rfapi.lock`` beside it)."""
+    processes (flock on ``<path>.rfapi.lock`` beside it). Waits at most
+    ``timeout`` seconds, then raises LockTimeout (the API answers 503)."""
     with _locks_guard:
         lock = _locks.setdefault(path, threading.Lock())
-    with lock:
+    deadline = time.monotonic() + timeout
+    if not lock.acquire(timeout=timeout):
+        raise LockTimeout("%s is locked by another request" % os.path.basename(path))
+    try:
         lockfile = path + ".rfapi.lock"
         fd = os.open(lockfile, os.O_RDWR | os.O_CREAT, 0o640)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout("%s is locked by another process" % os.path.basename(path)) from None
+                    time.sleep(0.02)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+    finally:
+        lock.release()
 
 
 def read_text(path: str) -> str:

@@ -8,7 +8,8 @@ from ..routing import Resource
 resource = Resource("openapi", "The API description")
 
 
-@resource.route("/openapi.json", "GET", summary="OpenAPI 3 document of every route", auth=False,
-                response={"type": "object"})
+@resource.route("/openapi.json", "GET", summary="OpenAPI 3 document of every route (bare, no envelope)",
+                auth=False, envelope=False,
+                response={"type": "object", "required": ["openapi", "info", "paths"]})
 def openapi(params):
     return Response(to_json(document(request.host_url.rstrip("/"))), mimetype="application/json")

@@ -7,15 +7,28 @@ a presence provider (FreePBX hints end in ``,CustomPresence:<ext>``),
 (Context from-internal; FreePBX's hints live in ext-local, which from-internal
 includes) and ``PresenceState`` for that one provider.
 
+Live state (``services/livestate.py``): ``/state`` answers from a table fed by
+AMI events when it is live (no action at all per request); the first request of
+a process starts that feed and waits (at most the AMI timeout) for its seed.
+When the table is not live (AMI down, feed reconnecting, not seeded yet) it
+answers on demand as described above, so an unreachable Asterisk is still a
+503. Every entry says which: ``live`` (true: from the table) and
+``refreshed_at`` (UTC; from the table: when Asterisk last reported that
+extension's state or presence — the seed after the feed's connect or a later
+event; while ``live`` the value is current, so this is not an age; on demand:
+the time of the answer).
+
 The state names are Asterisk's extension states (pbx.c), lower-cased: ``idle``,
 ``inuse``, ``busy``, ``unavailable``, ``ringing``, ``onhold`` and the
 combinations ``inuse&ringing``, ``inuse&onhold``; ``unknown`` when Asterisk has
 no hint for the extension (status -1)."""
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, List, Optional
 
 from ..dao import live as dao
+from . import livestate
 from ..http import ApiError, NotFound
 from ..runtime import runtime
 
@@ -85,8 +98,61 @@ def _check(resp, action: str) -> None:
         raise ApiError("Asterisk refused %s: %s" % (action, (resp.get("Message") or "").strip()), status=502)
 
 
+def utc(t: float) -> str:
+    """``2025-11-25T19:46:40.123Z``"""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+def _on_demand(entry: Dict[str, Any], stamp: str) -> Dict[str, Any]:
+    entry["refreshed_at"] = stamp
+    entry["live"] = False
+    return entry
+
+
 def all_states() -> List[Dict[str, Any]]:
     devices = dao.sip_devices(runtime().db)
+    view = livestate.current(runtime().ami.timeout)
+    if view is not None:
+        return [_live_entry(d, view) for d in devices]
+    stamp = utc(time.time())
+    return [_on_demand(e, stamp) for e in _all_on_demand(devices)]
+
+
+_DEVICE_KEYS = ("extension", "name", "tech")
+
+
+def _live_entry(dev: Dict[str, Any], view: "livestate.View") -> Dict[str, Any]:
+    ext = dev["extension"]
+    row = None
+    for r in view.hints.get(ext, {}).values():
+        if row is None or _rank(r.fields) < _rank(row.fields):
+            row = r
+    prow = None
+    if row is not None:
+        provider = presence_provider(row.fields["Hint"])
+        prow = view.presence.get(provider) if provider else None
+    seeded = view.seeded_at if row is None else None
+    cached = view.memo.get(ext)
+    if cached is not None and cached[0] is row and cached[1] is prow and cached[2] == seeded:
+        part = cached[3]  # rows are replaced on change: the same rows give the same answer
+    else:
+        presence, at = None, view.seeded_at
+        if row is not None:
+            at = row.at
+            if prow is not None:
+                presence = _presence(prow.fields["Status"], prow.fields["Subtype"], prow.fields["Message"])
+                at = max(at, prow.at)
+        full = _entry(dev, row.fields if row is not None else None, presence)
+        part = {k: v for k, v in full.items() if k not in _DEVICE_KEYS}
+        part["refreshed_at"] = utc(at)
+        part["live"] = True
+        view.memo[ext] = (row, prow, seeded, part)
+    entry = {"extension": ext, "name": dev["name"], "tech": dev["tech"]}
+    entry.update(part)
+    return entry
+
+
+def _all_on_demand(devices: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     ami = runtime().ami
     resp, events = ami.list_action("ExtensionStateList")
     _check(resp, "ExtensionStateList")
@@ -139,4 +205,4 @@ def one_state(ext: str) -> Dict[str, Any]:
             # The reply repeats Message: ("Presence State", then the text); PresenceMessage is unambiguous.
             presence = _presence(presp.get("State") or "", presp.get("Subtype") or "",
                                  presp.get("PresenceMessage") or "")
-    return _entry(dev, ev, presence)
+    return _on_demand(_entry(dev, ev, presence), utc(time.time()))

@@ -1,0 +1,1 @@
+"""The benchmark (issue 7): ``python -m tests.bench.run`` (see run.py)."""
