@@ -219,9 +219,12 @@ apache_apply() {  # configtest and reload; on failure run the rollback given as 
     fi
 }
 
-find_template() {  # the checkout's or the installed copy's file
+find_template() {  # the checkout's or the installed copy's file, else the copy inside the wheel
     local f="$TOP/$1"
-    [ -f "$f" ] || die "missing $1 next to this script ($TOP)"
+    if [ ! -f "$f" ] && [ -n "${V:-}" ] && [ -f "$V/share/rfapi/$1" ]; then
+        f="$V/share/rfapi/$1"   # install.sh copied alone next to a wheel: the wheel carries the rest
+    fi
+    [ -f "$f" ] || die "missing $1 next to this script ($TOP) and in the installed package"
     echo "$f"
 }
 
@@ -321,7 +324,7 @@ old_gunicorn="$("$V/bin/python" -c 'import gunicorn; print(gunicorn.__version__)
 read -r -a pip_extra <<<"$PIP_ARGS"
 if [ -z "$WHEEL" ]; then
     mkdir -p "$TMP/src" "$TMP/dist"
-    for f in pyproject.toml setup.cfg setup.py MANIFEST.in README.md LICENSE rfapi; do
+    for f in pyproject.toml setup.cfg setup.py MANIFEST.in README.md LICENSE rfapi deploy apache module.xml; do
         [ -e "$SOURCE/$f" ] && cp -a "$SOURCE/$f" "$TMP/src/"
     done
     find "$TMP/src" -name __pycache__ -prune -exec rm -rf {} +

@@ -51,9 +51,10 @@ def build_wheel(dest: Path) -> Path:
     """`pip wheel` of a copy of the checkout (the checkout itself gets no build droppings)."""
     src = dest / "src"
     src.mkdir(parents=True)
-    for name in ("pyproject.toml", "setup.cfg", "README.md"):
+    for name in ("pyproject.toml", "setup.cfg", "README.md", "module.xml"):
         shutil.copy2(REPO / name, src / name)
-    shutil.copytree(REPO / "rfapi", src / "rfapi", ignore=shutil.ignore_patterns("__pycache__"))
+    for tree in ("rfapi", "deploy", "apache"):  # the wheel carries the deploy files as data
+        shutil.copytree(REPO / tree, src / tree, ignore=shutil.ignore_patterns("__pycache__"))
     p = run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest / "dist", src])
     assert p.returncode == 0, out_of(p)
     wheels = list((dest / "dist").glob("rfapi-%s-*.whl" % rfapi.__version__))
@@ -123,8 +124,12 @@ def test_install_upgrade_uninstall_purge(tmp_path, pbx):
            "RFAPI_APACHECTL": str(apachectl_stand_in(root, ctl_dir))}
     venv = root / "opt" / "rfapi" / "venv"
 
-    # -- 1. fresh install from the wheel --------------------------------------------------
-    p = run([INSTALL, "--root", root, "--wheel", wheel], env)
+    # -- 1. fresh install from the wheel, with install.sh copied alone next to it: -------
+    # everything else (unit, gunicorn.conf.py, Apache templates, module.xml) comes from the wheel.
+    lone = tmp_path / "lone" / "bin"
+    lone.mkdir(parents=True)
+    shutil.copy2(INSTALL, lone / "install.sh")
+    p = run([lone / "install.sh", "--root", root, "--wheel", wheel], env)
     out = out_of(p)
     assert p.returncode == 0, out
     assert "installed rfapi %s in %s" % (rfapi.__version__, venv) in out
