@@ -27,7 +27,8 @@ def ts_of(calldate: dt.datetime) -> int:
 
 
 def iso(calldate: dt.datetime, ts: int) -> str:
-    off = ts - calendar.timegm(calldate.timetuple())
+    # The offset is local wall clock minus UTC (09:30 local at 13:30Z is -04:00).
+    off = calendar.timegm(calldate.timetuple()) - ts
     return calldate.isoformat() + "%s%02d:%02d" % ("+" if off >= 0 else "-", abs(off) // 3600, abs(off) % 3600 // 60)
 
 
@@ -260,3 +261,105 @@ def test_zero_dates_of_old_installs_page_once(pbx_rw):
     got, pages = page_all(pbx_rw, 1, src="old")
     assert [r["uniqueid"] for r in got] == ["z.2", "z.1", "z.0"] and pages == 3
     assert {(r["calldate"], r["timestamp"]) for r in got} == {("0000-00-00T00:00:00", None)}
+
+
+def insert_rows(pbx_rw, rows):
+    for r in rows:
+        pbx_rw.sql("INSERT INTO cdr (%s) VALUES (%s)" % (", ".join(COLS), ", ".join(["%s"] * len(COLS))),
+                   tuple(r[c] for c in COLS), which="cdr")
+
+
+def test_paging_through_ties_with_a_filter(pbx_rw):
+    """The same ties, identical rows included, paged with a src filter: the
+    filtered statements (scan, then the whole oldest second) keep the order too."""
+    base = office.cdr_rows(world.office_now())
+    t = dt.datetime.fromtimestamp(world.office_now() - 7000)
+    extra = []
+    for i in range(7):
+        extra.append(dict(base[0], calldate=t, src="7007", uniqueid="1700000100.1", sequence=30 - i))
+    for i in range(3):
+        extra.append(dict(base[1], calldate=t, src="7007", uniqueid="1700000100.%d" % (5 + i), sequence=2))
+    for _ in range(3):
+        extra.append(dict(base[2], calldate=t, src="7007", uniqueid="1700000100.9", sequence=1))
+        extra.append(dict(base[2], calldate=t, src="7007", uniqueid="1700000100.9", sequence=1, dst="x"))
+    # and one second earlier and later, so pages cross into and out of the tied second
+    for k, delta in enumerate((-1, 1, -1)):
+        extra.append(dict(base[3], calldate=t + dt.timedelta(seconds=delta), src="7007",
+                          uniqueid="1700000101.%d" % k, sequence=k))
+    insert_rows(pbx_rw, extra)
+    want = expected(base + extra, src="7007")
+    assert len(want) == len(extra)
+    for limit in (1, 2, 3, 5, 8, 50):
+        got, pages = page_all(pbx_rw, limit, src="7007")
+        assert got == want, limit
+        assert pages == -(-len(want) // limit)
+
+
+def test_order_inside_a_second_is_utf8_byte_order(pbx_rw):
+    """uniqueid and the other text columns order as their UTF-8 bytes (what the
+    cursor compares), not by the column collation: 'Z' < 'a' < 'e-acute' <
+    U+FFFF < U+1F600 byte-wise, whatever case or accent folding would say."""
+    base = office.cdr_rows(world.office_now())
+    t = dt.datetime.fromtimestamp(world.office_now() - 9000)
+    uids = ["Z.1", "a.1", "\u00e9.1", "\uffff.1", "\U0001F600.1", "~.1", "e.1", "E.1"]
+    extra = [dict(base[0], calldate=t, uniqueid=u, sequence=1) for u in uids]
+    for clid in ("\u00c9mile", "Zoe", "\u00e9mile", "emile", "\U0001F600"):  # same uniqueid and sequence
+        extra.append(dict(base[1], calldate=t, uniqueid="tie.1", sequence=4, clid=clid))
+    insert_rows(pbx_rw, extra)
+    window = dict(start=ts_of(t), end=ts_of(t))
+    want = expected(base + extra, **window)
+    assert [r["uniqueid"] for r in want if r["uniqueid"] != "tie.1"] == \
+        sorted(uids, key=lambda u: u.encode(), reverse=True)
+    for limit in (1, 2, 3, 100):
+        got, _ = page_all(pbx_rw, limit, **window)
+        assert got == want, limit
+    got, _ = page_all(pbx_rw, 1, src=base[1]["src"], **window)
+    assert got == expected(base + extra, src=base[1]["src"], **window)
+
+
+def _session_zone(pbx, zone):
+    # The API converts in the database session's time zone (the server's); set a
+    # fixed one on this test app's own connection (the test client serves the
+    # request on this thread, over this same connection).
+    pbx.app.extensions["rfapi"].db.execute("SET time_zone = %s", (zone,), which="cdr")
+
+
+@pytest.mark.parametrize("zone,offset", [("-04:00", -4 * 3600), ("+05:30", 5 * 3600 + 1800)])
+def test_calldate_offset_sign_and_timestamp_in_other_zones(pbx, zone, offset):
+    """calldate's offset is local minus UTC: 09:30 local in UTC-4 is
+    '09:30:00-04:00', the same instant as `timestamp`."""
+    _session_zone(pbx, zone)
+    rows = sorted(office.cdr_rows(world.office_now()), key=order_key, reverse=True)
+    # (The office's calldates are local times of this machine's zone; in another
+    # zone "now" is another wall clock, so look a day ahead.)
+    got = get(pbx, limit=20, end=int(time.time()) + 86400)["rows"]
+    assert [(g["uniqueid"], g["sequence"]) for g in got] == [(r["uniqueid"], r["sequence"]) for r in rows[:20]]
+    for g, r in zip(got, rows):
+        assert g["calldate"] == r["calldate"].isoformat() + zone
+        assert g["timestamp"] == calendar.timegm(r["calldate"].timetuple()) - offset
+        assert dt.datetime.fromisoformat(g["calldate"]).timestamp() == g["timestamp"]
+    # Bounds are read in the same zone: the newest row's own second selects exactly its rows.
+    t = got[0]["timestamp"]
+    assert get(pbx, start=t, end=t)["rows"] == [g for g in got if g["timestamp"] == t]
+
+
+def test_dates_outside_the_unix_range_page_without_filters(pbx_rw):
+    """The zero date and the schema default '1000-01-01 00:00:00' have no
+    timestamp and no offset; they sort oldest and page exactly also through the
+    unfiltered statements (end=0 keeps only them)."""
+    for i in range(3):
+        pbx_rw.sql("INSERT INTO cdr (calldate, src, uniqueid, sequence) VALUES ('0000-00-00 00:00:00', 'old', "
+                   "%s, 1)", ("z.%d" % i,), which="cdr")
+    for i in range(2):
+        pbx_rw.sql("INSERT INTO cdr (src, uniqueid, sequence) VALUES ('dflt', %s, 2)", ("d.%d" % i,), which="cdr")
+    want = [("1000-01-01T00:00:00", None, "d.1"), ("1000-01-01T00:00:00", None, "d.0"),
+            ("0000-00-00T00:00:00", None, "z.2"), ("0000-00-00T00:00:00", None, "z.1"),
+            ("0000-00-00T00:00:00", None, "z.0")]
+    for limit in (1, 2, 4, 10):
+        got, pages = page_all(pbx_rw, limit, end=0)
+        assert [(r["calldate"], r["timestamp"], r["uniqueid"]) for r in got] == want
+        assert pages == -(-len(want) // limit)
+    # Behind every office row, in the plain listing too.
+    rows = get(pbx_rw, limit=100000)["rows"]
+    assert [(r["calldate"], r["timestamp"], r["uniqueid"]) for r in rows[-5:]] == want
+    assert all(r["timestamp"] is not None for r in rows[:-5])

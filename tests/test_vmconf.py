@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rfapi.services import vmconf
 from tests.support import office
@@ -140,3 +144,140 @@ def test_editor_creates_a_missing_file_and_restore_removes_it(tmp_path):
         assert os.stat(path).st_mode & 0o777 == 0o640
         vm.restore()
     assert not path.exists()
+
+
+# -- the parser is a single pass; it must read exactly what the original
+# character-by-character reader read (kept here as the reference) -------------
+
+_REF_SECTION = re.compile(r"^\s*\[([^\]]+)\]")
+
+
+def _ref_strip_comment(line, in_block):
+    out, i, n = [], 0, len(line)
+    while i < n:
+        if in_block:
+            end = line.find("--;", i)
+            if end < 0:
+                return "".join(out), True
+            i, in_block = end + 3, False
+            continue
+        c = line[i]
+        if c == "\\" and i + 1 < n and line[i + 1] == ";":
+            out.append(";")
+            i += 2
+            continue
+        if c == ";":
+            if line.startswith(";--", i):
+                in_block, i = True, i + 3
+                continue
+            break
+        out.append(c)
+        i += 1
+    return "".join(out), in_block
+
+
+def _ref_parse(text):
+    """[(name, header, end, [(key, value, line)])] as the first implementation read it."""
+    lines = text.splitlines(keepends=True)
+    secs = [["", -1, 0, []]]
+    in_block = False
+    for idx, raw in enumerate(lines):
+        code, in_block = _ref_strip_comment(raw.rstrip("\r\n"), in_block)
+        stripped = code.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _REF_SECTION.match(code)
+        if m:
+            secs[-1][2] = idx
+            secs.append([m.group(1).strip(), idx, len(lines), []])
+            continue
+        if "=" not in stripped:
+            continue
+        key, value = stripped.split("=", 1)
+        if value.startswith(">"):
+            value = value[1:]
+        secs[-1][3].append((key.strip(), value.strip(), idx))
+    secs[-1][2] = len(lines)
+    return [tuple(x[:3]) + (x[3],) for x in secs]
+
+
+def _shape(sections):
+    return [(s.name, s.header, s.end, [(e.key, e.value, e.line) for e in s.entries]) for s in sections]
+
+
+TRICKY = [
+    OFFICE,
+    "[a]\n1 => 1,A\\;B,,, ; c\n2=2;--x--;,B\n3=;--\n[b]\n--;4=4\n  [ c ] (+)\n5==6\n=7\n",
+    "x=1\r\n;-- open\r\n[hidden]\r\ny=2 --; z = 3 ; w\r\n\\;=4\r\n[]\n[ok]\n#exec x=1\n\\\\;=5\n",
+    "[s]\n;--;--\n--;a=b\n;--\n--;;--\n--;c=d\x0be=f\n\u2028[t]\x85g=>h\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_parse_reads_what_the_reference_reader_reads(text):
+    assert _shape(vmconf.parse(text)) == _ref_parse(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="[]=>;-\\# \tab1\r\n\x0b\u2028", max_size=14), max_size=12).map("".join))
+def test_parse_matches_the_reference_on_generated_text(text):
+    assert _shape(vmconf.parse(text)) == _ref_parse(text)
+
+
+def test_big_file_mailboxes_and_edits(tmp_path):
+    """3,000 mailboxes: lookups, edits and removals give the same answers as
+    the reference reading, and the bytes round-trip."""
+    boxes = ["%d=%d,Name %d,u%d@x.example,,attach=yes|saycid=no" % (2000 + i, i, i, i) for i in range(3000)]
+    text = OFFICE + "\n[big]\n" + "\n".join(boxes) + "\n\n[pbxaliases]\n" + \
+        "".join("%d@device=%d@big\n" % (2000 + i, 2000 + i) for i in range(3000))
+    assert _shape(vmconf.parse(text)) == _ref_parse(text)
+    got = vmconf.mailboxes(text)
+    assert list(got) == ["default", "big"] and len(got["big"]) == 3000
+    assert got["big"]["4999"] == {"pwd": "2999", "name": "Name 2999", "email": "u2999@x.example", "pager": "",
+                                  "options": {"attach": "yes", "saycid": "no"}}
+    assert vmconf.find_mailbox(text, "2500") == ["big"] and vmconf.find_mailbox(text, "101") == ["default"]
+    added = vmconf.set_entry(text, "big", "5000", "5000=1,New,,,")
+    assert vmconf.find_mailbox(added, "5000") == ["big"] and vmconf.find_mailbox(text, "5000") == []
+    removed, n = vmconf.remove_entry(added, "big", "5000")
+    assert n == 1 and removed == text
+
+
+def test_mailboxes_are_fresh_on_every_lookup():
+    """Parses are shared between callers, the answers are not: changing what one
+    caller got never shows in another caller's answer."""
+    first = vmconf.mailboxes(OFFICE)
+    box = first["default"]["105"]
+    box["pwd"] = "0000"
+    box["options"]["attach"] = "no"
+    assert first["default"]["105"]["pwd"] == "9753"
+    again = vmconf.mailboxes(OFFICE)
+    assert again["default"]["105"]["options"]["attach"] == "yes"
+    with pytest.raises(TypeError):
+        again["default"]["105"] = {}  # the per-context mapping is read-only
+    assert again == {"default": {k: again["default"][k] for k in again["default"]}}
+    assert "105" in again["default"] and "104" not in again["default"]
+    assert again["default"].get("104") is None and len(again["default"]) == 8
+
+
+def test_read_mailboxes_follows_every_change_of_the_file(tmp_path):
+    """Kept per file version: an atomic replace, an in-place rewrite of the same
+    size with the old mtime put back, removal and re-creation are all seen."""
+    path = tmp_path / "voicemail.conf"
+    path.write_text("[default]\n101=1111,A,,,\n")
+    assert vmconf.read_mailboxes(str(path))["default"]["101"]["pwd"] == "1111"
+    with vmconf.Editor(str(path)) as vm:
+        vm.write(vmconf.set_entry(vm.text, "default", "102", "102=2222,B,,,"))
+    assert sorted(vmconf.read_mailboxes(str(path))["default"]) == ["101", "102"]
+    st_before = os.stat(path)
+    time.sleep(0.05)  # past the file system's clock tick, so the change time differs (not a timing check)
+    with open(path, "r+") as fh:  # same size, same inode
+        data = fh.read().replace("1111", "9999")
+        fh.seek(0)
+        fh.write(data)
+    os.utime(path, ns=(st_before.st_atime_ns, st_before.st_mtime_ns))
+    assert os.stat(path).st_size == st_before.st_size and os.stat(path).st_mtime_ns == st_before.st_mtime_ns
+    assert vmconf.read_mailboxes(str(path))["default"]["101"]["pwd"] == "9999"
+    path.unlink()
+    assert vmconf.read_mailboxes(str(path)) == {}
+    path.write_text("[other]\n7=7,C,,,\n")
+    assert list(vmconf.read_mailboxes(str(path))) == ["other"]

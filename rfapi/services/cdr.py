@@ -1,4 +1,4 @@
-"""Call detail records: filters, exact paging, calldate conversion.
+"""Call detail records: filters and exact paging (the statements and the row shape: rfapi.dao.cdr).
 
 Paging cursor: rows come newest first in a total order (calldate, uniqueid,
 sequence, then every other column). ``next`` is an opaque token holding the
@@ -11,7 +11,6 @@ included). A bare timestamp (``next_end``) could not do that.
 from __future__ import annotations
 
 import base64
-import calendar
 import datetime as _dt
 import json
 import re
@@ -63,23 +62,6 @@ def _gmt() -> bool:
     return runtime().settings.get("CDRUSEGMT", "0").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _iso(calldate: Optional[_dt.datetime], ts: Optional[int]) -> Tuple[str, Optional[int]]:
-    """calldate as ISO 8601 with the UTC offset that MariaDB's conversion implies
-    (so calldate and timestamp always name the same instant)."""
-    if calldate is None:
-        return ZERO_DATE.replace(" ", "T"), None
-    if ts is None or (ts == 0 and calldate.year < 1970) or ts < 0:
-        return calldate.isoformat(), None  # outside the Unix range (e.g. the '1000-01-01' default)
-    offset = int(ts) - calendar.timegm(calldate.timetuple())
-    sign = "+" if offset >= 0 else "-"
-    return calldate.isoformat() + "%s%02d:%02d" % (sign, abs(offset) // 3600, abs(offset) % 3600 // 60), int(ts)
-
-
-def _key(r: Dict[str, Any]) -> Tuple[str, str, int]:
-    c = r["calldate"]
-    return (c.strftime("%Y-%m-%d %H:%M:%S") if c is not None else ZERO_DATE), r["uniqueid"], r["sequence"]
-
-
 def search(params: Dict[str, Any]) -> Dict[str, Any]:
     start, end = params["start"], params["end"]
     if start is not None and end is not None and start > end:
@@ -96,17 +78,26 @@ def search(params: Dict[str, Any]) -> Dict[str, Any]:
     # One row more than asked tells whether there is a next page.
     fetched, skipped = dao.fetch_page(runtime().db, q, cursor, limit + 1)
     more = len(fetched) > limit
-    page = fetched[:limit]
-    rows: List[Dict[str, Any]] = []
-    for r in page:
-        out = {c: r[c] for c in dao.COLUMNS}
-        out["calldate"], out["timestamp"] = _iso(r["calldate"], r["timestamp"])
-        rows.append(out)
+    # The rows are already in their JSON shape (see rfapi.dao.cdr): no copy.
+    rows = fetched[:limit] if more else fetched
     nxt = None
-    if more and page:
-        last = _key(page[-1])
-        seen = sum(1 for r in page if _key(r) == last)
-        if cursor is not None and cursor[:3] == last:
-            seen += skipped
-        nxt = encode_cursor(last[0], last[1], last[2], seen)
+    if more and rows:
+        nxt = encode_cursor(*_last_position(rows, cursor, skipped))
     return {"rows": rows, "count": len(rows), "next": nxt}
+
+
+def _last_position(page: List[Dict[str, Any]], cursor: Optional[Cursor], skipped: int) -> Cursor:
+    """The cursor after ``page``: its last row's key and how many rows with that
+    exact key have been sent, counting earlier pages when the key continues."""
+    last = page[-1]
+    c, u, s = last["calldate"], last["uniqueid"], last["sequence"]
+    # Rows of one key are adjacent in paging order: count back from the end.
+    seen = 0
+    for r in reversed(page):
+        if r["sequence"] != s or r["uniqueid"] != u or r["calldate"] != c:
+            break
+        seen += 1
+    key = (dao.db_second(c), u, s)
+    if cursor is not None and cursor[:3] == key:
+        seen += skipped
+    return key[0], u, s, seen
