@@ -468,13 +468,13 @@ class Bench:
 
             def run_raw():
                 t0 = time.perf_counter()
-                rows = ()
+                rows = []
                 n = 0
                 for sql in statements:
                     dcur.execute(sql)
                     got = dcur.fetchall()
                     if sql.lstrip().upper().startswith("SELECT"):
-                        rows = got
+                        rows.extend(got)  # every SELECT's rows, whatever order rfapi runs them in
                         n += len(got)
                 # The answer holds at most `limit` rows (the statements may return one more, to know if
                 # there is a next page).
