@@ -349,6 +349,20 @@ def _list_complete(msg: Message) -> bool:
     return msg.get("EventList") == "Complete"
 
 
+def login(mgr: _Manager, user: str, secret: str, events: str, timeout: float) -> None:
+    """Log a freshly connected Manager in (closing it on any failure); the secret is
+    never part of an error message."""
+    try:
+        resp = mgr.send_action([("Action", "Login"), ("Username", user), ("Secret", secret),
+                                ("Events", events)], timeout=timeout)
+    except AmiError:
+        mgr.shutdown()
+        raise
+    if resp.get("Response") != "Success":
+        mgr.shutdown()
+        raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
+
+
 class AMI:
     """One logged-in AMI connection per process, one action in flight at a time.
 
@@ -375,15 +389,7 @@ class AMI:
         host, port, user, secret = self._params()
         mgr = _Manager()
         mgr.connect(host, port, timeout=min(self.timeout, 5.0))
-        try:
-            resp = mgr.send_action([("Action", "Login"), ("Username", user), ("Secret", secret),
-                                    ("Events", events)], timeout=self.timeout)
-        except AmiError:
-            mgr.shutdown()
-            raise
-        if resp.get("Response") != "Success":
-            mgr.shutdown()
-            raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
+        login(mgr, user, secret, events, self.timeout)
         self.connects += 1
         return mgr
 
@@ -786,15 +792,7 @@ class EventFeed:
                     raw.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), val)
         except (OSError, AttributeError):
             pass
-        try:
-            resp = mgr.send_action([("Action", "Login"), ("Username", user), ("Secret", secret),
-                                    ("Events", self.mask)], timeout=self.timeout)
-        except AmiError:
-            mgr.shutdown()
-            raise
-        if resp.get("Response") != "Success":
-            mgr.shutdown()
-            raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
+        login(mgr, user, secret, self.mask, self.timeout)
         return mgr
 
     def _deliver(self, msg: Message, seq: int) -> None:
