@@ -143,12 +143,19 @@ def test_file_missing_on_disk_is_404(pbx):
 
 @pytest.mark.parametrize("path", [
     "recordings/..", "recordings/../../etc/passwd", "recordings/..%2F..%2Fetc%2Fpasswd",
-    "recordings/%2Fetc%2Fpasswd", "recordings/%2e%2e", "recordings/x%00y",
+    "recordings/%2Fetc%2Fpasswd", "recordings/%2e%2e",
 ])
 def test_path_tricks_in_the_name_are_404(pbx, path):
     r = pbx.get(path)
     assert r.status_code == 404
     assert r.headers["Content-Type"] == "application/json"
+
+
+def test_control_characters_in_the_name_are_400(pbx):
+    """Refused before any handler runs, like every path parameter."""
+    r = pbx.get("recordings/x%00y")
+    assert r.status_code == 400
+    assert body(r)["data"]["errors"] == {"name": "must not contain control characters"}
 
 
 @pytest.mark.parametrize("param,value", [("lang", "../en"), ("lang", "/etc"), ("lang", ".."),
