@@ -93,6 +93,16 @@ def invalidate() -> None:
         log.error("could not invalidate the extensions cache: %s", exc)
 
 
+def generation_mark() -> Any:
+    """A cheap token that changes whenever any worker calls ``invalidate()`` (one stat):
+    other per-process caches of extension data key on it."""
+    try:
+        st = os.stat(os.path.join(_dir(), GENERATION_FILE))
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
+    except OSError:
+        return None
+
+
 def _generation(directory: str) -> str:
     try:
         with open(os.path.join(directory, GENERATION_FILE), "rb") as fh:

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..dao import live as dao
 from ..http import ApiError, NotFound
 from ..runtime import runtime
+from . import state
 from .state import not_sip_reason
 
 _URI_HOST = re.compile(r"^sips?:(?:[^@;>]*@)?(\[[^\]]+\]|[^:;>]+)(?::(\d+))?")
@@ -157,7 +158,7 @@ def _entry(dev: Dict[str, Any], registered: bool, status: str, contacts: List[Di
 
 
 def all_registrations() -> List[Dict[str, Any]]:
-    devices = dao.sip_devices(runtime().db)
+    devices = state.sip_devices()  # the same short-lived per-process list /state uses
     out: Dict[str, Dict[str, Any]] = {}
     pj = [d for d in devices if d["tech"] == "pjsip"]
     sp = [d for d in devices if d["tech"] == "sip"]

@@ -24,6 +24,7 @@ combinations ``inuse&ringing``, ``inuse&onhold``; ``unknown`` when Asterisk has
 no hint for the extension (status -1)."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
@@ -31,6 +32,7 @@ from ..dao import live as dao
 from . import livestate
 from ..http import ApiError, NotFound
 from ..runtime import runtime
+from . import extcache
 
 HINT_CONTEXT = "from-internal"
 # Asterisk's AST_EXTENSION_* bits, in the order their names are joined.
@@ -109,8 +111,30 @@ def _on_demand(entry: Dict[str, Any], stamp: str) -> Dict[str, Any]:
     return entry
 
 
+# The SIP device list changes rarely but /state is polled every few seconds by every
+# portal: keep it per process for a few seconds, and drop it at once when any worker
+# writes extensions through the API (extcache's generation).
+DEVICES_TTL = 5.0
+_devices_lock = threading.Lock()
+
+
+def sip_devices() -> List[Dict[str, Any]]:
+    """Every SIP device, cached per app for DEVICES_TTL seconds or until an API write."""
+    rt = runtime()
+    key = extcache.generation_mark()
+    now = time.monotonic()
+    with _devices_lock:
+        c = getattr(rt, "_state_devices", None)  # per app (tests build many in one process)
+        if c is not None and c[0] == key and now - c[1] < DEVICES_TTL:
+            return c[2]
+    devices = dao.sip_devices(rt.db)
+    with _devices_lock:
+        rt._state_devices = (key, now, devices)
+    return devices
+
+
 def all_states() -> List[Dict[str, Any]]:
-    devices = dao.sip_devices(runtime().db)
+    devices = sip_devices()
     view = livestate.current(runtime().ami.timeout)
     if view is not None:
         return [_live_entry(d, view) for d in devices]
