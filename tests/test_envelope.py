@@ -174,3 +174,13 @@ def test_openapi_document_lists_routes_and_errors(pbx):
     env = doc["paths"]["/api/v1/test"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert env["required"] == ["status", "message", "data"]
     assert "/api/v1/zz/thing" not in doc["paths"]
+
+
+def test_reply_json_is_byte_identical_to_reply(pbx):
+    """Cached answers (GET /state) are enveloped from JSON text: same bytes as reply()."""
+    from rfapi.http import reply_json, to_json
+
+    data = [{"extension": "101", "name": "Zoë \"Z\" <z>", "live": True, "presence": None, "status": 0}]
+    with pbx.app.app_context():
+        assert reply_json(to_json(data)).get_data() == reply(data).get_data()
+        assert reply_json("[]", 201).get_data() == reply([], 201).get_data()

@@ -1,6 +1,7 @@
 """Device state and presence."""
 from __future__ import annotations
 
+from ..http import reply_json
 from ..routing import Resource
 from ..services import state
 
@@ -47,7 +48,7 @@ STATE = {
                             "(live: false); AMI unreachable: 503.",
                 response={"type": "array", "items": STATE}, errors=(502, 503, 504))
 def get_states(params):
-    return state.all_states()
+    return reply_json(state.all_states_json())
 
 
 @resource.route("/state/<ext>", "GET", summary="State and presence of one SIP extension",

@@ -57,6 +57,7 @@ class View(NamedTuple):
     presence: Dict[str, Presence]
     seeded_at: float
     memo: Dict[str, Any]
+    changes: int = 0          # bumped by every applied event and seed: equal counts, equal tables
 
 
 def names_provider(hint: Optional[str]) -> bool:
@@ -85,6 +86,7 @@ class LiveState:
         self._overflow = False
         self._seeded_at = 0.0
         self._memo: Dict[str, Any] = {}
+        self._changes = 0
         self.feed: EventFeed = feed_factory(self._on_event, self._seed)
 
     # -- reading -----------------------------------------------------------------
@@ -101,7 +103,7 @@ class LiveState:
                 return None
             if len(self._memo) > 2 * self.MAX_ROWS:
                 self._memo = {}
-            return View(dict(self._hints), dict(self._presence), self._seeded_at, self._memo)
+            return View(dict(self._hints), dict(self._presence), self._seeded_at, self._memo, self._changes)
 
     # -- feeding (feed threads) ------------------------------------------------------
     def _on_event(self, msg: Message, seq: int) -> None:
@@ -133,6 +135,7 @@ class LiveState:
                     self._hints[exten] = new
                 else:
                     self._hints.pop(exten, None)
+                self._changes += 1
                 if names_provider(f["Hint"]) and not self._wants_presence:
                     self._wants_presence = True
                     reseed = self._presence_gen != self.feed.generation
@@ -148,6 +151,7 @@ class LiveState:
                     self._overflow = True
                     return
                 self._presence[f["Presentity"]] = Presence(seq, now, f)
+                self._changes += 1
 
     def _seed(self, feed: EventFeed) -> None:
         """on_connect: list everything on the feed connection, then merge."""
@@ -200,6 +204,7 @@ class LiveState:
             self._overflow = self._nhints > self.MAX_ROWS or len(self._presence) > self.MAX_ROWS
             self._seeded_gen = feed.generation
             self._seeded_at = now
+            self._changes += 1
         if self._wants_presence and plisted is None:
             feed.reseed()  # a provider arrived by event while listing: list presence too
 

@@ -24,13 +24,14 @@ combinations ``inuse&ringing``, ``inuse&onhold``; ``unknown`` when Asterisk has
 no hint for the extension (status -1)."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Dict, List, Optional
 
 from ..dao import live as dao
 from . import livestate
-from ..http import ApiError, NotFound
+from ..http import ApiError, NotFound, to_json
 from ..runtime import runtime
 from . import extcache
 
@@ -134,10 +135,27 @@ def sip_devices() -> List[Dict[str, Any]]:
 
 
 def all_states() -> List[Dict[str, Any]]:
+    return json.loads(all_states_json())
+
+
+def all_states_json() -> str:
+    """The ``data`` of GET /state as JSON text. From the live table the text is kept
+    and reused while neither the table (its change count) nor the device list
+    changed: portals poll this every few seconds and mostly nothing moved."""
+    rt = runtime()
     devices = sip_devices()
-    view = livestate.current(runtime().ami.timeout)
+    view = livestate.current(rt.ami.timeout)
     if view is not None:
-        return [_live_entry(d, view) for d in devices]
+        cached = getattr(rt, "_state_json", None)
+        if cached is not None and cached[0] is devices and cached[1] == (view.changes, view.seeded_at):
+            return cached[2]
+        text = to_json([_live_entry(d, view) for d in devices])
+        rt._state_json = (devices, (view.changes, view.seeded_at), text)  # holds the list: `is` stays sound
+        return text
+    return to_json(_all_states_on_demand(devices))
+
+
+def _all_states_on_demand(devices: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     stamp = utc(time.time())
     return [_on_demand(e, stamp) for e in _all_on_demand(devices)]
 
