@@ -87,20 +87,29 @@ def _full_admins(rows: List[Dict[str, Any]]) -> List[str]:
     return [r["username"] for r in rows if ALL in sections_of(r.get("sections"))]
 
 
+def _locked_target(tx, username: str, loses_all: bool, outcome: str) -> Dict[str, Any]:
+    """Lock every admin row, then the target; refuse to leave no admin with ALL SECTIONS.
+
+    Locking all rows (not just the target) is what makes two concurrent changes of
+    the last two full admins queue instead of both succeeding."""
+    rows = dao.lock_all(tx)
+    target = dao.get(tx, username)
+    if target is None:
+        raise NotFound("Administrator %s not found" % username)
+    full = _full_admins(rows)
+    if loses_all and target["username"] in full and len(full) == 1:
+        raise Conflict("%s is the last administrator with ALL SECTIONS (*); it cannot %s"
+                       % (target["username"], outcome))
+    return target
+
+
 def update_admin(username: str, password: str, sections: List[str]) -> Dict[str, Any]:
     db = runtime().db
     stored = _store_sections(sections)
 
     def work() -> Dict[str, Any]:
         with db.transaction() as tx:
-            rows = dao.lock_all(tx)
-            target = dao.get(tx, username)
-            if target is None:
-                raise NotFound("Administrator %s not found" % username)
-            full = _full_admins(rows)
-            if target["username"] in full and ALL not in sections and len(full) == 1:
-                raise Conflict("%s is the last administrator with ALL SECTIONS (*); it cannot lose them"
-                               % target["username"])
+            target = _locked_target(tx, username, ALL not in sections, "lose them")
             dao.update(tx, target["username"], sha1_hex(password), stored)
             return _public(dao.get(tx, target["username"]))
 
@@ -115,14 +124,7 @@ def delete_admin(username: str) -> Dict[str, Any]:
 
     def work() -> Dict[str, Any]:
         with db.transaction() as tx:
-            rows = dao.lock_all(tx)
-            target = dao.get(tx, username)
-            if target is None:
-                raise NotFound("Administrator %s not found" % username)
-            full = _full_admins(rows)
-            if target["username"] in full and len(full) == 1:
-                raise Conflict("%s is the last administrator with ALL SECTIONS (*); it cannot be deleted"
-                               % target["username"])
+            target = _locked_target(tx, username, True, "be deleted")
             dao.delete(tx, target["username"])
             return _public(target)
 

@@ -24,7 +24,6 @@ combinations ``inuse&ringing``, ``inuse&onhold``; ``unknown`` when Asterisk has
 no hint for the extension (status -1)."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any, Dict, List, Optional
@@ -132,10 +131,6 @@ def sip_devices() -> List[Dict[str, Any]]:
     with _devices_lock:
         rt._state_devices = (key, now, devices)
     return devices
-
-
-def all_states() -> List[Dict[str, Any]]:
-    return json.loads(all_states_json())
 
 
 def all_states_json() -> str:
