@@ -185,3 +185,88 @@ def test_large_event_list_is_collected_completely(peer):
     tree = ami.db_gettree("BIG")
     assert len(tree) == 20000 and tree["/BIG/00000"] == "v0" and tree["/BIG/19999"] == "v19999"
     ami.close()
+
+
+class TricklingAsterisk:
+    """A scripted AMI server that writes every reply a few bytes at a time, so the
+    reader meets messages, lines and UTF-8 characters cut at every possible place."""
+
+    def __init__(self, replies):
+        import socket
+        self.replies = replies  # action name -> bytes with {aid} for the ActionID
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _trickle(self, conn, data):
+        import random
+        import socket
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        r = random.Random(len(data))
+        i = 0
+        while i < len(data):
+            n = r.randint(1, 7)
+            conn.sendall(data[i:i + n])
+            i += n
+            time.sleep(0.0002)
+
+    def _serve(self):
+        conn, _ = self.srv.accept()
+        # The banner and an unsolicited event in one write: the reader must keep what follows the banner.
+        conn.sendall(b"Asterisk Call Manager/9.0.0\r\nEvent: FullyBooted\r\nPrivilege: system,all\r\n\r\n")
+        buf = b""
+        while True:
+            data = conn.recv(4096)
+            if not data:
+                break
+            buf += data
+            while b"\r\n\r\n" in buf:
+                action, buf = buf.split(b"\r\n\r\n", 1)
+                headers = dict(line.split(b": ", 1) for line in action.split(b"\r\n"))
+                reply = self.replies[headers[b"Action"].decode()]
+                self._trickle(conn, reply.replace(b"{aid}", headers[b"ActionID"]))
+        conn.close()
+
+    def close(self):
+        self.srv.close()
+
+
+def test_reader_reassembles_messages_cut_anywhere():
+    from rfapi.adapters.ami import _list_complete, _Manager
+    agent = "Téléphone ✓ 3.1".encode("utf-8")
+    contact = (b"Event: ContactList\r\nActionID: {aid}\r\nObjectName: 101;@abc\r\nRegServer: \r\n"
+               b"UserAgent: " + agent + b"\r\nStatus: Reachable\r\n\r\n")
+    server = TricklingAsterisk({
+        # VoicemailMove's Message ends in a stray LF (AMI.md): "...\n\r\n\r\n".
+        "VoicemailMove": b"Response: Success\r\nActionID: {aid}\r\nMessage: Message move successful\n\r\n\r\n",
+        "PJSIPShowContacts": (b"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n"
+                              b"Message: A listing of Contacts follows, presented as ContactList events\r\n\r\n"
+                              + contact + contact.replace(b"101;", b"102;")
+                              + b"Event: ContactListComplete\r\nActionID: {aid}\r\nEventList: Complete\r\n"
+                                b"ListItems: 2\r\n\r\n"),
+        "Ping": b"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\nTimestamp: 1764100000.000000\r\n\r\n",
+    })
+    mgr = _Manager()
+    try:
+        banner = mgr.connect("127.0.0.1", server.port, timeout=2)
+        assert banner.get("Banner") == "Asterisk Call Manager/9.0.0"
+        resp = mgr.send_action([("Action", "VoicemailMove"), ("ActionID", "vm-1")], timeout=5)
+        assert resp.pairs == [("Response", "Success"), ("ActionID", "vm-1"), ("Message", "Message move successful")]
+        col = mgr.collect("ct-1", _list_complete)
+        resp = mgr.send_action([("Action", "PJSIPShowContacts"), ("ActionID", "ct-1")], timeout=5)
+        assert resp.get("EventList") == "start"
+        assert col.done.wait(5) and not col.lost
+        assert [m.pairs for m in col.items[:2]] == [
+            [("Event", "ContactList"), ("ActionID", "ct-1"), ("ObjectName", name), ("RegServer", ""),
+             ("UserAgent", "Téléphone ✓ 3.1"), ("Status", "Reachable")] for name in ("101;@abc", "102;@abc")]
+        assert col.items[2].get("EventList") == "Complete" and len(col.items) == 3
+        # The stray blank line after VoicemailMove's reply was not taken for a message: the next
+        # action gets its own reply.
+        resp = mgr.send_action([("Action", "Ping"), ("ActionID", "p-1")], timeout=5)
+        assert (resp.get("ActionID"), resp.get("Ping")) == ("p-1", "Pong")
+    finally:
+        mgr.shutdown()
+        server.close()

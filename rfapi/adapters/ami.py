@@ -10,8 +10,8 @@ pyst2 defect                       what this adapter does
 dict parser loses repeated         ``parse_message`` keeps every header in order
 headers; ``has_key`` on            (``Message.getall``) and parses ChanVariable
 ChanVariable kills the reader      like any header, so the reader never dies
-one ``recv`` per byte; isSet()     the reader loop is replaced: buffered
-warning per line; 3 thread hops    readline, one thread reads, parses and routes
+one ``recv`` per byte; isSet()     the reader loop is replaced: chunked reads,
+warning per line; 3 thread hops    one thread cuts, parses and routes messages
 no timeouts anywhere               every wait has a deadline (connect, banner,
                                    login, each action, each event list)
 replies matched by arrival order   one action in flight per process (a lock), a
@@ -33,6 +33,7 @@ import itertools
 import logging
 import os
 import queue
+import re
 import socket
 import threading
 import time
@@ -74,31 +75,35 @@ def check_field(field: str, value: object) -> str:
 
 
 class Message:
-    """One AMI message with every header kept, in order."""
+    """One AMI message with every header kept, in order (``pairs``); ``first`` maps
+    each header to its first value (read it, never change it: hot loops over list
+    events use it directly instead of ``get``)."""
 
-    __slots__ = ("pairs", "_first")
+    __slots__ = ("pairs", "first")
 
     def __init__(self, pairs: List[Tuple[str, str]]):
         self.pairs = pairs
-        first: Dict[str, str] = {}
-        for k, v in pairs:
-            first.setdefault(k, v)
-        self._first = first
+        first = dict(pairs)  # C speed; right unless a header repeats
+        if len(first) != len(pairs):
+            first = {}
+            for k, v in pairs:
+                first.setdefault(k, v)
+        self.first = first
 
     def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
-        return self._first.get(key, default)
+        return self.first.get(key, default)
 
     def getall(self, key: str) -> List[str]:
         return [v for k, v in self.pairs if k == key]
 
     def __getitem__(self, key: str) -> str:
-        return self._first[key]
+        return self.first[key]
 
     def __contains__(self, key: str) -> bool:
-        return key in self._first
+        return key in self.first
 
     def as_dict(self) -> Dict[str, str]:
-        return dict(self._first)
+        return dict(self.first)
 
     @property
     def ok(self) -> bool:
@@ -122,6 +127,17 @@ def parse_message(lines: List[str]) -> Message:
         # Asterisk sometimes ends a value with a stray LF ("...\n\r\n"): strip it.
         pairs.append((k.strip(), v.strip()))
     return Message(pairs)
+
+
+_RECV = 1 << 18
+_MESSAGE_END = re.compile(rb"\n[ \t\r\f\v]*\n")
+
+
+def parse_block(block: bytes) -> Optional[Message]:
+    """One message as cut from the stream (its lines without the blank end line);
+    None when it holds no header at all (stray blank lines between messages)."""
+    msg = parse_message(block.decode("utf-8", "replace").split("\n"))
+    return msg if msg.pairs else None
 
 
 class _Manager(pyst.Manager):
@@ -168,27 +184,39 @@ class _Manager(pyst.Manager):
         return banner
 
     def message_loop(self):
-        """The one reader thread: read, parse, route (runs as pyst2's message_thread)."""
-        f = self._sock
-        lines: List[str] = []
+        """The one reader thread: read, parse, route (runs as pyst2's message_thread).
+
+        Reads the socket in large chunks and cuts messages at blank lines itself:
+        a list of 1,000 ContactList events is ~20,000 lines, and a readline/decode
+        per line made this thread cost twice the time the whole round trip takes."""
+        raw = self._raw
+        buf = b""
         try:
-            first = f.readline()
+            while b"\n" not in buf:
+                data = raw.recv(_RECV)
+                if not data:
+                    return  # EOF before the banner
+                buf += data
+            first, _, rest = buf.partition(b"\n")
             text = first.decode("utf-8", "replace")
             if "/" in text and ":" not in text:  # "Asterisk Call Manager/9.0.0"
                 self.title, _, self.version = text.strip().partition("/")
                 self._response_queue.put(Message([("Response", "Generated Header"), ("Banner", text.strip())]))
-            elif first:
-                lines.append(text)
-            while first:
-                line = f.readline()
-                if not line:
+                buf = rest
+            # A message ends at a line holding nothing but whitespace ("\r\n" as a rule; after
+            # a value that ends in a stray LF, "...\n\r\n"): the same cut a line reader makes.
+            while True:
+                pos = 0
+                for m in _MESSAGE_END.finditer(buf):
+                    msg = parse_block(buf[pos:m.start()])
+                    pos = m.end()
+                    if msg is not None:
+                        self._route(msg)
+                buf = buf[pos:] if pos else buf
+                data = raw.recv(_RECV)
+                if not data:
                     break  # EOF: Asterisk closed the connection
-                text = line.decode("utf-8", "replace")
-                if text.strip():
-                    lines.append(text)
-                elif lines:
-                    self._route(parse_message(lines))
-                    lines = []
+                buf = buf + data if buf else data
         except (OSError, ValueError, AttributeError):
             pass  # socket shut down under us
         finally:
