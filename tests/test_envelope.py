@@ -184,3 +184,15 @@ def test_reply_json_is_byte_identical_to_reply(pbx):
     with pbx.app.app_context():
         assert reply_json(to_json(data)).get_data() == reply(data).get_data()
         assert reply_json("[]", 201).get_data() == reply([], 201).get_data()
+
+
+def test_to_json_each_matches_one_encoding_per_item():
+    from rfapi.http import to_json, to_json_each
+    items = [{"extension": "101", "name": 'Quote " and ,{"extension": inside', "contacts": [{"uri": "sip:x"}]},
+             {"extension": "102", "name": "Back\\slash\\", "contacts": []},
+             {"extension": "103", "name": "Ünïcode ✓ \u2028", "n": None, "f": 1.5}]
+    assert to_json_each(items, "extension") == [to_json(x) for x in items]
+    assert to_json_each([], "extension") == []
+    # The first key nested inside an item breaks the cut: the answer is still exact.
+    nested = [{"k": 1, "inner": [{"k": 2}, {"k": 4}]}, {"k": 3}]
+    assert to_json_each(nested, "k") == ['{"k":1,"inner":[{"k":2},{"k":4}]}', '{"k":3}']

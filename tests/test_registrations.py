@@ -158,3 +158,67 @@ def test_ami_down_is_503_while_other_routes_work(pbx):
         assert body(r)["message"] == "Service Unavailable: Asterisk (AMI) is unreachable"
     assert pbx.get("test").status_code == 200
     assert pbx.get("pbx/framework/needreload").status_code == 200
+
+
+def test_list_follows_every_contact_change_and_matches_the_single_route(pbx):
+    """The device part of each entry is kept between requests; the contacts never are."""
+    first = {x["extension"]: x for x in body(pbx.get("registrations"))["data"]}
+    assert first["101"]["registered"] is True and first["106"]["registered"] is False
+    with pbx.peer.lock:
+        moved = pbx.peer.pjsip_contacts.pop("101")
+        pbx.peer.pjsip_endpoints["101"]["contacts"] = []
+        pbx.peer.pjsip_contacts["106"] = [dict(moved[0], uri="sip:106@10.9.8.7:5070", via_addr="10.9.8.7",
+                                               via_port=5070, status="Unreachable", roundtrip_usec=0)]
+        pbx.peer.pjsip_endpoints["106"]["contacts"] = ["sip:106@10.9.8.7:5070"]
+    data = body(pbx.get("registrations"))["data"]
+    by = {x["extension"]: x for x in data}
+    assert by["101"] == {"extension": "101", "name": first["101"]["name"], "tech": "pjsip", "registered": False,
+                         "status": "unregistered", "contacts": []}
+    assert (by["106"]["registered"], by["106"]["status"]) == (True, "Unreachable")
+    assert [(c["uri"], c["ip"], c["port"], c["rtt_ms"]) for c in by["106"]["contacts"]] == \
+        [("sip:106@10.9.8.7:5070", "10.9.8.7", 5070, 0.0)]
+    # Every entry of the list is what the single route answers for that extension.
+    for e in SIP_EXTENSIONS:
+        one = body(pbx.get("registrations/" + e["number"]))["data"]
+        assert without_expires_in(one) == without_expires_in(by[e["number"]]), e["number"]
+
+
+def test_list_follows_extensions_written_through_the_api(pbx_rw):
+    before = [x["extension"] for x in body(pbx_rw.get("registrations"))["data"]]
+    assert "150" not in before
+    r = pbx_rw.post("extension/add", data={"extension": "150", "exttype": "pjsip", "displayname": "New Phone",
+                                           "secret": "Sec-150-abcdefghijkl"})
+    assert r.status_code == 201, body(r)
+    data = body(pbx_rw.get("registrations"))["data"]
+    assert [x["extension"] for x in data] == sorted(before + ["150"], key=int)
+    assert {"extension": "150", "name": "New Phone", "tech": "pjsip", "registered": False,
+            "status": "unregistered", "contacts": []} in data
+    assert pbx_rw.delete("extension/150").status_code == 200
+    assert [x["extension"] for x in body(pbx_rw.get("registrations"))["data"]] == before
+
+
+def test_list_text_is_exactly_the_encoded_entries_and_follows_rtt_and_clock(pbx):
+    """The list is assembled from kept pieces; it must be byte for byte what encoding the
+    entries gives, and a contact whose RTT changed (nothing else) must show the new RTT."""
+    from rfapi.http import reply
+    with pbx.peer.lock:
+        c = pbx.peer.pjsip_contacts["101"][0]
+        c["user_agent"] = 'Desk "Phone" \\ Ünïcode ✓'
+        c["status"] = "Unreachable"
+        c["expiration_time"] = 0   # no expiry reported
+    r = pbx.get("registrations")
+    data = body(r)["data"]
+    assert r.get_data() == reply(data).get_data()
+    by = {x["extension"]: x for x in data}
+    assert by["101"]["status"] == "Unreachable"
+    assert by["101"]["contacts"][0]["user_agent"] == 'Desk "Phone" \\ Ünïcode ✓'
+    assert (by["101"]["contacts"][0]["expires_at"], by["101"]["contacts"][0]["expires_in"]) == (None, None)
+    rtt_before = by["102"]["contacts"][0]["rtt_ms"]
+    left_before = by["102"]["contacts"][0]["expires_in"]
+    with pbx.peer.lock:
+        pbx.peer.pjsip_contacts["102"][0]["roundtrip_usec"] = 123456
+    time.sleep(1.1)
+    by = {x["extension"]: x for x in body(pbx.get("registrations"))["data"]}
+    assert by["102"]["contacts"][0]["rtt_ms"] == 123.456 != rtt_before
+    assert by["102"]["contacts"][1]["rtt_ms"] != 123.456      # the softphone did not change
+    assert by["102"]["contacts"][0]["expires_in"] < left_before  # the clock moved on

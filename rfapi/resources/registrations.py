@@ -1,6 +1,7 @@
 """SIP registrations."""
 from __future__ import annotations
 
+from ..http import reply_json
 from ..routing import Resource
 from ..services import registrations
 
@@ -45,7 +46,7 @@ REGISTRATION = {
                             "SIPshowpeer per registered peer for chan_sip devices.",
                 response={"type": "array", "items": REGISTRATION}, errors=(502, 503, 504))
 def get_registrations(params):
-    return registrations.all_registrations()
+    return reply_json(registrations.all_registrations_json())
 
 
 @resource.route("/registrations/<ext>", "GET", summary="Registration of one SIP extension",
