@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -22,6 +21,7 @@ from typing import Deque, Dict, Optional, Tuple
 from flask import current_app, g, request
 from flask_httpauth import HTTPBasicAuth
 
+from .adapters.files import SharedCounter
 from .http import ApiError, Forbidden, TooManyRequests, reply
 from .runtime import runtime
 
@@ -49,28 +49,25 @@ def sections_of(raw) -> list:
 class AdminCache:
     """Positive ampusers lookups, keyed by user and a hash of the password tried.
 
-    ``clear()`` after any ampusers change also bumps a generation file in the
-    cache dir; every worker compares it on each hit (one stat), so a deleted or
-    demoted admin loses access in every worker at once, not after the TTL."""
+    ``clear()`` after any ampusers change also bumps a counter shared by every
+    worker (a memory-mapped file in the cache dir); every hit compares it, so a
+    deleted or demoted admin loses access in every worker at once, not after the
+    TTL."""
 
     def __init__(self, generation_file: Optional[str] = None):
-        self._data: Dict[Tuple[str, str], Tuple[User, float, int]] = {}
+        self._data: Dict[Tuple[str, str], Tuple[User, float, Optional[int]]] = {}
         self._lock = threading.Lock()
-        self._gen_file = generation_file
+        self._gen = SharedCounter(generation_file) if generation_file else None
 
-    def _generation(self) -> int:
-        if not self._gen_file:
-            return 0
-        try:
-            return os.stat(self._gen_file).st_mtime_ns
-        except OSError:
-            return 0
+    def _generation(self) -> Optional[int]:
+        return self._gen.value if self._gen is not None else 0
 
     def get(self, key):
         gen = self._generation()
         with self._lock:
             hit = self._data.get(key)
-            if hit and hit[1] > time.monotonic() and hit[2] == gen:
+            # An unreadable generation (None) never matches: no caching rather than stale answers.
+            if hit and hit[1] > time.monotonic() and gen is not None and hit[2] == gen:
                 return hit[0]
             self._data.pop(key, None)
             return None
@@ -87,12 +84,9 @@ class AdminCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
-        if self._gen_file:
+        if self._gen is not None:
             try:
-                with open(self._gen_file, "a"):
-                    pass
-                now = time.time_ns()
-                os.utime(self._gen_file, ns=(now, now))
+                self._gen.bump()
             except OSError as exc:
                 log.warning("cannot bump the admin cache generation: %s", exc)
 
@@ -106,6 +100,10 @@ class FailureTracker:
 
     def __init__(self, path: Optional[str] = None):
         self._path = path
+        # Bumped by every write to the file: a worker re-reads the blocked list only
+        # when it moved (a memory read per request, not a query or a stat).
+        self._writes = SharedCounter(path + ".writes") if path else None
+        self._seen: Optional[int] = None
         self._mem_fails: Dict[str, Deque[float]] = {}
         self._mem_blocked: Dict[str, float] = {}
         self._lock = threading.Lock()
@@ -131,17 +129,19 @@ class FailureTracker:
         self._shared = False
 
     def _changed(self) -> bool:
-        """Has any worker written the shared file since we last read it? One stat
-        of the WAL (every write lands there first) instead of a query per request."""
-        try:
-            st = os.stat(self._path + "-wal")
-            mark = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
-            mark = None
-        if mark is not None and mark == getattr(self, "_mark", None):
+        """Has any worker written the shared file since we last read it?"""
+        mark = self._writes.value if self._writes is not None else None
+        if mark is not None and mark == self._seen:
             return False
-        self._mark = mark
+        self._seen = mark
         return True
+
+    def _wrote(self) -> None:
+        if self._writes is not None:
+            try:
+                self._writes.bump()
+            except OSError as exc:  # the others then miss it until their view is re-read
+                log.warning("cannot signal a failed-login change to other workers: %s", exc)
 
     def blocked(self, addr: str) -> bool:
         now = time.time()
@@ -180,6 +180,7 @@ class FailureTracker:
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
+                self._wrote()  # after COMMIT: whoever sees the new count reads the new rows
                 return
             except Exception as exc:
                 self._fallback(exc)
@@ -203,6 +204,7 @@ class FailureTracker:
                 db = self._db()
                 db.execute("DELETE FROM failure")
                 db.execute("DELETE FROM blocked")
+                self._wrote()
             except Exception as exc:
                 self._fallback(exc)
 

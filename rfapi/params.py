@@ -175,8 +175,14 @@ def _plain(val: str, max_length: int) -> None:
         raise ValueError("must be at most %d characters" % max_length)
 
 
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
 def gather() -> Dict[str, Any]:
     """All parameters of the current request, by name (lists where repeated)."""
+    req = request._get_current_object()
+    if not req.query_string and req.method not in _BODY_METHODS:
+        return {}  # the polls (GET /test, /state, ...): nothing to gather
     found: Dict[str, Any] = {}
 
     def add(key: str, values: List[Any]) -> None:
@@ -187,7 +193,7 @@ def gather() -> Dict[str, Any]:
 
     for key in request.args:
         add(key, request.args.getlist(key))
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method in _BODY_METHODS:
         if request.is_json:
             try:
                 body = request.get_json(silent=True)

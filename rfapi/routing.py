@@ -77,6 +77,8 @@ class Resource:
 
 
 def _view(spec: RouteSpec) -> Callable:
+    secret_names = [p.name for p in spec.params if p.secret]  # what the audit log redacts
+
     def view(**url_args):
         if spec.planned:
             return reply(None, 501, "Not Implemented: %s %s is planned" % (spec.method, request.path))
@@ -88,8 +90,9 @@ def _view(spec: RouteSpec) -> Callable:
             raise BadRequest(bad)
         raw = P.gather()
         values = P.validate(spec.params, raw)
-        g.rfapi_params = values
-        g.rfapi_secret_params = [p.name for p in spec.params if p.secret]
+        gg = g._get_current_object()
+        gg.rfapi_params = values
+        gg.rfapi_secret_params = secret_names
         result = spec.handler(values, **url_args)
         if isinstance(result, Response):
             return result

@@ -397,3 +397,17 @@ def test_hup_replaces_the_workers_and_keeps_serving(pbx, tmp_path, processes):
     r = request(("127.0.0.1", port), "GET", "/api/v1/test", AUTH)
     assert r.status == 200
     assert g.proc.poll() is None
+
+
+def test_queued_access_lines_are_written_when_the_workers_stop(pbx, tmp_path, processes):
+    """Access lines are written in batches (at most ~0.2 s late): a graceful stop right after
+    a burst of requests must not lose any of them."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    g = start_gunicorn(pbx.ini, log, "127.0.0.1:%d" % port)
+    processes.append(g)
+    ids = [request(("127.0.0.1", port), "GET", "/api/v1/test", AUTH).headers["x-request-id"] for _ in range(30)]
+    os.kill(g.pid, signal.SIGTERM)  # graceful: the master stops its workers at once
+    g.proc.wait(30)
+    got = [d.get("request_id") for d in access_lines(g.log())]
+    assert sorted(i for i in got if i in ids) == sorted(ids)

@@ -121,3 +121,94 @@ def write_atomic(path: str, data: bytes, mode: Optional[int] = None) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+class SharedCounter:
+    """A number every process on the box sees change, read without a system call.
+
+    Per-process caches (admin logins, the failed-login view) must notice a change
+    made by another gunicorn worker; asking the file system on every request
+    (a stat) costs a system call and a GIL hand-off per request. Here the file
+    holds an 8-byte counter mapped into memory (MAP_SHARED): ``value`` is a memory
+    read, ``bump()`` increments it under an exclusive flock. If the file is
+    replaced behind our back (cache dir wiped), ``value`` notices within
+    ``RECHECK`` seconds by comparing the inode, and maps the new file.
+    Any failure leaves ``value`` at None: callers then treat every read as a change."""
+
+    RECHECK = 1.0
+    _SIZE = 8
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._map = None
+        self._ino = None
+        self._checked = 0.0
+        self._open()
+
+    def _open(self) -> None:
+        import mmap
+
+        self._checked = time.monotonic()
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o660)
+        except OSError:
+            self._map, self._ino = None, None
+            return
+        try:
+            st = os.fstat(fd)
+            if st.st_size < self._SIZE:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    if os.fstat(fd).st_size < self._SIZE:  # another process may have just done it
+                        os.ftruncate(fd, self._SIZE)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            self._map = mmap.mmap(fd, self._SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self._ino = st.st_ino
+        except (OSError, ValueError):
+            self._map, self._ino = None, None
+        finally:
+            os.close(fd)
+
+    def _current(self):
+        if time.monotonic() - self._checked > self.RECHECK:
+            with self._lock:
+                if time.monotonic() - self._checked > self.RECHECK:
+                    try:
+                        ino = os.stat(self.path).st_ino
+                    except OSError:
+                        ino = None
+                    if ino is None or ino != self._ino:
+                        self._open()
+                    else:
+                        self._checked = time.monotonic()
+        return self._map
+
+    @property
+    def value(self) -> Optional[int]:
+        m = self._current()
+        if m is None:
+            return None
+        try:
+            return int.from_bytes(m[:self._SIZE], "little")
+        except ValueError:  # closed map
+            return None
+
+    def bump(self) -> None:
+        """Add one (across processes: under an exclusive flock on the file)."""
+        with self._lock:
+            self._checked = 0.0  # look at the file itself now: it may have been replaced
+        m = self._current()
+        if m is None:
+            raise OSError("shared counter %s is not usable" % self.path)
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                n = int.from_bytes(m[:self._SIZE], "little")
+                m[:self._SIZE] = ((n + 1) % (1 << 64)).to_bytes(self._SIZE, "little")
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
