@@ -194,7 +194,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.scale = {"full": S.Scale.full, "quick": S.Scale.quick, "tiny": S.Scale.tiny}[args.size]()
-        self.n = {"full": 30, "quick": 15, "tiny": 3}[args.size] if args.requests is None else args.requests
+        self.n = {"full": 60, "quick": 15, "tiny": 3}[args.size] if args.requests is None else args.requests
         self.seconds = {"full": 5.0, "quick": 3.0, "tiny": 1.0}[args.size] if args.duration is None \
             else args.duration
         self.cold_reps = {"full": 2, "quick": 3, "tiny": 1}[args.size]
@@ -1011,7 +1011,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help="50 extensions, 2,000 CDR rows, a few requests (smoke test)")
     ap.set_defaults(size="full")
     ap.add_argument("--out", default="bench-results/latest.json", help="JSON results file (default: %(default)s)")
-    ap.add_argument("--requests", type=int, help="requests per latency series (default 30 full / 15 quick)")
+    ap.add_argument("--requests", type=int, help="requests per latency series (default 60 full / 15 quick)")
     ap.add_argument("--duration", type=float, help="seconds per throughput run (default 5 full / 3 quick)")
     ap.add_argument("--concurrency", default="1,8,32", help="throughput concurrencies (default %(default)s)")
     ap.add_argument("--only", help="comma-separated sections: extdump,extensions,cdr,live,writes,test")
