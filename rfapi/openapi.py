@@ -6,7 +6,7 @@ from typing import Any, Dict
 
 from . import __version__
 from .http import reason
-from .routing import ALL_METHODS, all_specs
+from .routing import all_specs
 
 PREFIX = "/api/v1"
 

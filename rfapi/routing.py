@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, request
 
 from . import params as P
 from .auth import authenticate
-from .http import ApiError, BadRequest, reply
+from .http import BadRequest, reply
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -5,11 +5,7 @@ import json
 
 from rfapi import create_app
 from rfapi.audit import redact
-from tests.support.world import API_PASSWORD, API_USER, basic
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import API_PASSWORD, API_USER, basic, body
 
 
 def limit(pbx, n=3, cooldown=600):

@@ -9,11 +9,7 @@ import threading
 import pytest
 
 from tests.support import office
-from tests.support.world import basic
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import basic, body, need_reload
 
 
 def sha1(text):
@@ -24,10 +20,6 @@ def row(pbx, username):
     rows = pbx.sql("SELECT username, email, extension, password_sha1, extension_low, extension_high, deptname, "
                    "sections FROM ampusers WHERE username = %s", (username,))
     return rows[0] if rows else None
-
-
-def need_reload(pbx):
-    return pbx.sql("SELECT value FROM admin WHERE variable = 'need_reload'")[0]["value"]
 
 
 def login(pbx, user, password):

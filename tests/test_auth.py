@@ -2,14 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from tests.support import office
-from tests.support.world import API_PASSWORD, API_USER, basic
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import API_PASSWORD, API_USER, basic, body
 
 
 def _ampuser(sections_all: bool):

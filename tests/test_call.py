@@ -9,10 +9,7 @@ import time
 import pytest
 
 from tests.support import office
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def secret(ext):

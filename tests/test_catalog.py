@@ -2,14 +2,10 @@
 needreload) and the catalog functions other resources call."""
 from __future__ import annotations
 
-import json
 
 from rfapi.services import catalog
 from tests.support import office
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def data(pbx, path):

@@ -12,12 +12,9 @@ import time
 import pytest
 
 from tests.support import office, world
+from tests.support.world import body
 
 COLS = office.CDR_COLUMNS
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def ts_of(calldate: dt.datetime) -> int:

@@ -15,6 +15,7 @@ import pytest
 
 from rfapi.dao import cdr as dao
 from tests.support import dbworld, world
+from tests.support.world import body
 
 N_ROWS = 100_000
 T0 = int(time.time()) - 3600          # newest generated call
@@ -98,10 +99,6 @@ def sql(pbx, query, params=()):
         conn.close()
 
 
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
-
-
 CASES = {
     "plain": {},
     "day": {"start": DAY0, "end": DAY0 + 86399},
@@ -127,6 +124,35 @@ def uses_index(plan):
         kind = row["type"].split("|")[0]
         assert kind in ("range", "ref", "eq_ref", "const", "index_merge"), plan  # never ALL / full index
         assert row["key"], plan
+
+
+def page_through(big, params, limit, expected_rows):
+    """Follow ``next`` from the first page to the last: rows in paging order across
+    pages, every page full but the last, as many pages as the rows need."""
+    got, cursor, pages, last = [], None, 0, None
+    while True:
+        q = dict(params, limit=limit)
+        if cursor:
+            q["cursor"] = cursor
+        d = body(big.get("cdr", query_string=q))["data"]
+        pages += 1
+        for row in d["rows"]:
+            key = dao.sort_key(dict(row, calldate=dt.datetime.fromtimestamp(row["timestamp"])))
+            assert last is None or key <= last, "rows out of order across pages"
+            last = key
+        got += d["rows"]
+        cursor = d["next"]
+        if not cursor:
+            break
+        assert d["count"] == limit
+    assert pages == -(-expected_rows // limit)
+    return got
+
+
+def as_counter(rows):
+    """Answer rows as the multiset of their column values (comparable with the table's)."""
+    return collections.Counter(json.dumps([dt.datetime.fromtimestamp(r["timestamp"]) if c == "calldate" else r[c]
+                                           for c in dao.COLUMNS], default=str) for r in rows)
 
 
 def test_table_is_big(big):
@@ -235,26 +261,8 @@ def test_paging_a_whole_day_returns_every_row_once(big):
                 % ", ".join(dao.COLUMNS), (DAY0, DAY0 + 86399))
     assert len(truth) > 3000
     want = collections.Counter(json.dumps([r[c] for c in dao.COLUMNS], default=str) for r in truth)
-    got, cursor, pages, last = [], None, 0, None
-    while True:
-        q = {"start": DAY0, "end": DAY0 + 86399, "limit": 97}
-        if cursor:
-            q["cursor"] = cursor
-        d = body(big.get("cdr", query_string=q))["data"]
-        pages += 1
-        for row in d["rows"]:
-            key = dao.sort_key(dict(row, calldate=dt.datetime.fromtimestamp(row["timestamp"])))
-            assert last is None or key <= last, "rows out of order across pages"
-            last = key
-        got += d["rows"]
-        cursor = d["next"]
-        if not cursor:
-            break
-        assert d["count"] == 97
-    assert pages == -(-len(truth) // 97)
-    seen = collections.Counter(json.dumps([dt.datetime.fromtimestamp(r["timestamp"]) if c == "calldate" else r[c]
-                                           for c in dao.COLUMNS], default=str) for r in got)
-    assert seen == want
+    got = page_through(big, {"start": DAY0, "end": DAY0 + 86399}, 97, len(truth))
+    assert as_counter(got) == want
     # The edges are inclusive; the seconds just outside are not returned.
     stamps = {r["timestamp"] for r in got}
     assert DAY0 in stamps and DAY0 + 86399 in stamps
@@ -269,23 +277,5 @@ def test_paging_with_a_filter_returns_every_row_once(big):
                 (DIDS[3],))
     assert len(truth) > 500
     want = collections.Counter(json.dumps([r[c] for c in dao.COLUMNS], default=str) for r in truth)
-    got, cursor, pages, last = [], None, 0, None
-    while True:
-        q = {"did": DIDS[3], "limit": 61}
-        if cursor:
-            q["cursor"] = cursor
-        d = body(big.get("cdr", query_string=q))["data"]
-        pages += 1
-        for row in d["rows"]:
-            key = dao.sort_key(dict(row, calldate=dt.datetime.fromtimestamp(row["timestamp"])))
-            assert last is None or key <= last, "rows out of order across pages"
-            last = key
-        got += d["rows"]
-        cursor = d["next"]
-        if not cursor:
-            break
-        assert d["count"] == 61
-    assert pages == -(-len(truth) // 61)
-    seen = collections.Counter(json.dumps([dt.datetime.fromtimestamp(r["timestamp"]) if c == "calldate" else r[c]
-                                           for c in dao.COLUMNS], default=str) for r in got)
-    assert seen == want
+    got = page_through(big, {"did": DIDS[3]}, 61, len(truth))
+    assert as_counter(got) == want

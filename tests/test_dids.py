@@ -4,21 +4,16 @@ Rows are compared with what FreePBX core's addDID/addDIDDefaults writes
 (WRITES.md §3; core 17 stores rvolume '' where 16 stores '0')."""
 from __future__ import annotations
 
-import copy
-import json
 import threading
 
 import pytest
 
 from tests.support import office
+from tests.support.world import body, need_reload, without_need_reload
 
 COLUMNS = ("cidnum", "extension", "destination", "privacyman", "alertinfo", "ringing", "fanswer", "mohclass",
            "description", "grppre", "delay_answer", "pricid", "pmmaxretries", "pmminlength", "reversal",
            "rvolume", "indication_zone")
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def key(r):
@@ -27,16 +22,6 @@ def key(r):
 
 def rows_for(pbx, did):
     return pbx.sql("SELECT %s FROM incoming WHERE extension = %%s ORDER BY cidnum" % ", ".join(COLUMNS), (did,))
-
-
-def need_reload(pbx):
-    return pbx.sql("SELECT value FROM admin WHERE variable = 'need_reload'")[0]["value"]
-
-
-def without_need_reload(snap):
-    s = copy.deepcopy(snap)
-    s["db"]["config"]["admin"] = [r for r in s["db"]["config"]["admin"] if r[0] != "need_reload"]
-    return s
 
 
 def expected_row(did, destination="app-blackhole,hangup,1", mohclass="default", description=None, rvolume=""):

@@ -8,10 +8,7 @@ import pytest
 from rfapi.http import reply
 from rfapi.params import Param, truthy
 from rfapi.routing import Resource
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def test_test_route_echoes_every_method(pbx):

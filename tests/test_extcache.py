@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.support import office
-from tests.test_extensions_helpers import body
+from tests.support.world import body
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.support import office
-from tests.test_extensions_helpers import body
+from tests.support.world import body
 
 OFFICE_ROWS = office.config_rows()
 

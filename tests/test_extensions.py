@@ -8,14 +8,11 @@ import re
 import pytest
 
 from tests.support import office
-from tests.test_extensions_helpers import (astdb_of, body, office_params, office_state, state, vm_lines,
+from tests.test_extensions_helpers import (astdb_of, office_params, office_state, state, vm_lines,
                                            without)
+from tests.support.world import body, need_reload
 
 S = office.SETTINGS
-
-
-def need_reload(pbx) -> str:
-    return pbx.sql("SELECT value FROM admin WHERE variable = 'need_reload'")[0]["value"]
 
 
 def expected_pjsip_rows(n, secret, callerid):

@@ -12,8 +12,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.support import amipeer
-from tests.support.world import basic, API_USER, API_PASSWORD
-from tests.test_extensions_helpers import astdb_of, body, state
+from tests.support.world import API_PASSWORD, API_USER, basic, body
+from tests.test_extensions_helpers import astdb_of, state
 
 FULL = {"extension": "150", "exttype": "pjsip", "voicemail": "yes", "voicemailpassword": "2580",
         "email": "dana@bayviewdental.example", "followme": "yes", "secret": "Str0ng-Secret-150x"}

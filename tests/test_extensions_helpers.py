@@ -1,17 +1,12 @@
 """Helpers shared by the extension tests (no tests here): state of one extension, office reference."""
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List
 
 from tests.support import office
 
 FAMILIES_BY_NUMBER = ("AMPUSER", "DEVICE", "CW", "CF", "CFB", "CFU", "DND", "CustomPresence", "ZULU")
-
-
-def body(resp) -> Dict[str, Any]:
-    return json.loads(resp.get_data(as_text=True))
 
 
 def belongs(key: str, n: str) -> bool:

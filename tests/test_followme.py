@@ -4,21 +4,16 @@ Rows and AstDB keys are compared with what findmefollow 17 writes
 (Findmefollow::add, addSettingsById; WRITES.md §1.8, §5)."""
 from __future__ import annotations
 
-import copy
-import json
 import threading
 import time
 
 import pytest
+from tests.support.world import body, need_reload, without_need_reload
 
 
 FM_COLUMNS = ("grpnum", "strategy", "grptime", "grppre", "grplist", "annmsg_id", "postdest", "dring", "rvolume",
               "remotealert_id", "needsconf", "toolate_id", "pre_ring", "ringing", "calendar_enable", "calendar_id",
               "calendar_group_id", "calendar_match")
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def fm_row(pbx, ext):
@@ -35,16 +30,6 @@ def fm_keys(pbx, ext):
 def astdb(pbx, key):
     with pbx.peer.lock:
         return pbx.peer.astdb.get(key)
-
-
-def need_reload(pbx):
-    return pbx.sql("SELECT value FROM admin WHERE variable = 'need_reload'")[0]["value"]
-
-
-def without_need_reload(snap):
-    s = copy.deepcopy(snap)
-    s["db"]["config"]["admin"] = [r for r in s["db"]["config"]["admin"] if r[0] != "need_reload"]
-    return s
 
 
 def act(pbx, ext, **data):

@@ -6,13 +6,13 @@ Every refusal is checked for its effect too: nothing reached the AMI peer and
 (for write routes, on a private database clone) nothing changed at all."""
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from rfapi.services import vmconf
 from tests.support import office
+from tests.support.world import body
 
 SECRET_101 = office.EXTENSIONS_BY_NUMBER["101"]["secret"]
 
@@ -26,10 +26,6 @@ BREAKERS = {
     "nul": "1\x00Action: Originate",
     "overlong": "2" * 5000,
 }
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def new_actions(peer, before):

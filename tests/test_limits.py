@@ -32,10 +32,7 @@ from werkzeug.serving import make_server
 
 from rfapi.services import cdr as cdr_svc
 from tests.support import world
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 class Server:

@@ -4,7 +4,6 @@ re-seeded after a reconnect, never used while AMI is gone, and no feed thread
 outlives its app."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -12,13 +11,10 @@ from rfapi.services import livestate
 from tests.support import office, world
 from tests.test_read_schemas import check, document, schema_for
 from tests.test_state import SIP_EXTENSIONS, expected, stamp_time, without_live
+from tests.support.world import body
 
 FEED_THREAD = "rfapi-ami-" + livestate.FEED
 WAIT = 10.0  # bound for anything asynchronous (events, reconnects); never a timing assertion
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def states(pbx):

@@ -2,17 +2,13 @@
 types, compound recordings, and nothing ever read outside the sounds directory."""
 from __future__ import annotations
 
-import json
 import os
 from urllib.parse import quote
 
 import pytest
 
 from tests.support import office
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def sound(pbx, lang, name, fmt):

@@ -1,15 +1,11 @@
 """Issue 3 read routes: each answers the fixture office's content, field by field."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from tests.support import office
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def data(pbx, path):

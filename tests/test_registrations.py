@@ -2,17 +2,13 @@
 SIPpeers/SIPshowpeer for chan_sip, Asterisk 21 without chan_sip, 404s, outages."""
 from __future__ import annotations
 
-import json
 import time
 
 from tests.support import office
 from tests.support.amipeer import transcript_seed
+from tests.support.world import body
 
 SIP_EXTENSIONS = [e for e in office.EXTENSIONS if e["tech"] in ("pjsip", "sip")]
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def sent(peer):

@@ -1,15 +1,10 @@
 """fwconsole adapter and the reload routes: output, failure → 500, hang → 504 and no zombie."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
-from tests.support import dbworld
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def test_reload_runs_fwconsole_json_and_clears_flag(pbx_rw):

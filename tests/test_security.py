@@ -14,14 +14,10 @@ import pytest
 from rfapi import resources
 from rfapi.routing import all_specs
 from tests.support import office
-from tests.support.world import API_PASSWORD, API_USER, basic
+from tests.support.world import API_PASSWORD, API_USER, basic, body
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_101 = office.EXTENSIONS_BY_NUMBER["101"]["secret"]
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def limit(pbx, n=3, cooldown=600):

@@ -3,7 +3,6 @@ presence), the normalised state names, presence from CustomPresence, 404s, outag
 from __future__ import annotations
 
 import calendar
-import json
 import re
 import time
 
@@ -11,14 +10,11 @@ import pytest
 
 from tests.support import office
 from tests.support.amipeer import transcript_seed
+from tests.support.world import body
 
 SIP_EXTENSIONS = [e for e in office.EXTENSIONS if e["tech"] in ("pjsip", "sip")]
 NAMES = {0: "idle", 1: "inuse", 2: "busy", 4: "unavailable"}
 TEXTS = {0: "Idle", 1: "InUse", 2: "Busy", 4: "Unavailable"}
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
 
 
 def sent(peer):

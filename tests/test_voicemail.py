@@ -14,10 +14,7 @@ import pytest
 
 from rfapi.services import voicemail as vm_service
 from tests.support import office
-
-
-def body(resp):
-    return json.loads(resp.get_data(as_text=True))
+from tests.support.world import body
 
 
 def sent(peer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 
 class TcpRelay:
@@ -16,6 +16,11 @@ class TcpRelay:
         self._socks: List[socket.socket] = []
         self._lock = threading.Lock()
         self._up = False
+        self.connections = 0
+
+    def _client_tap(self) -> Optional[Callable[[bytes], None]]:
+        """Per connection: what sees each chunk the client sends (a subclass's hook)."""
+        return None
 
     def start(self) -> "TcpRelay":
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -42,17 +47,20 @@ class TcpRelay:
                 continue
             with self._lock:
                 self._socks += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                self.connections += 1
+            for a, b, tap in ((client, upstream, self._client_tap()), (upstream, client, None)):
+                threading.Thread(target=self._pipe, args=(a, b, tap), daemon=True).start()
 
     @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(src: socket.socket, dst: socket.socket, tap: Optional[Callable[[bytes], None]] = None) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
                 dst.sendall(data)
+                if tap is not None:
+                    tap(data)
         except OSError:
             pass
         for s in (src, dst):

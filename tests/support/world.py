@@ -3,8 +3,8 @@ trees, voicemail.conf, the rfapi config file, the app and a client."""
 from __future__ import annotations
 
 import base64
+import copy
 import json
-import os
 import shutil
 import threading
 import time
@@ -22,6 +22,22 @@ API_USER = "api"
 API_PASSWORD = "test-api-password-0123456789"
 AMI_USER = "admin"
 AMI_SECRET = "amp111"
+
+
+def body(resp) -> Any:
+    """The JSON envelope of a test-client response."""
+    return json.loads(resp.get_data(as_text=True))
+
+
+def need_reload(pbx) -> str:
+    return pbx.sql("SELECT value FROM admin WHERE variable = 'need_reload'")[0]["value"]
+
+
+def without_need_reload(snap: Dict[str, Any]) -> Dict[str, Any]:
+    """A snapshot without the need_reload flag (writes set it; undoing them need not clear it)."""
+    s = copy.deepcopy(snap)
+    s["db"]["config"]["admin"] = [r for r in s["db"]["config"]["admin"] if r[0] != "need_reload"]
+    return s
 
 
 def basic(user: str, password: str) -> Dict[str, str]:
