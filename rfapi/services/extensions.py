@@ -703,6 +703,7 @@ def delete(number: str, p: Dict[str, Any]) -> Dict[str, Any]:
                     if _known_failure(exc):
                         raise _failure(exc, undo, "deleted") from None
                     raise
+    _forget_registrations(ami, n)
     spool_left = []
     for path in tombstones:
         try:
@@ -717,6 +718,23 @@ def delete(number: str, p: Dict[str, Any]) -> Dict[str, Any]:
         result["voicemail_left"] = spool_left
     audit.record("extension.delete", result)
     return result
+
+
+def _forget_registrations(ami, n: str) -> None:
+    """Drop the registrations Asterisk persisted for this number in AstDB
+    (res_pjsip: registrar/contact/<aor>;@<hash>; chan_sip: SIP/Registry/<peer>).
+    Found on a real Asterisk 20: they outlive the endpoint, so an extension
+    created again with the same number would ring the deleted phone until that
+    registration expires (up to an hour). FreePBX leaves them; we do not. Best
+    effort after COMMIT: the extension is already gone, a failure is logged."""
+    try:
+        for key in ami.db_gettree("registrar", "contact"):
+            rest = key[len("/registrar/"):] if key.startswith("/registrar/") else ""
+            if rest.startswith("contact/%s;@" % n):
+                ami.db_del("registrar", rest)
+        ami.db_del("SIP", "Registry/%s" % n)
+    except Exception as exc:  # AMI gone after the commit: the keys expire with the registration
+        log.warning("could not remove the persisted registrations of %s: %s", n, exc)
 
 
 def _db_reachable(db) -> bool:

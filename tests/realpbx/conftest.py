@@ -1,0 +1,207 @@
+"""The real-Asterisk tier: one private Asterisk 20.20.1 per test session, a
+FreePBX-shaped world over a throwaway MariaDB, and rfapi under gunicorn with
+deploy/gunicorn.conf.py (as shipped) in front of both.
+
+Where the Asterisk build is not there (no ../shared/realpbx and no
+$RFAPI_REAL_ASTERISK), the tier is not collected, so the README's test command
+still runs on a plain clone; under CI (CI=true) a missing build is an error."""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+
+from tests.realpbx import freepbx
+from tests.realpbx.amiclient import AmiClient
+from tests.realpbx.asterisk import AMI_SECRET, AMI_USER, RealAsterisk, realpbx_dir
+from tests.support import dbworld, office, world
+
+HERE = Path(__file__).resolve().parent
+SOURCE = realpbx_dir()
+
+if SOURCE is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("real-Asterisk tier: no ../shared/realpbx and no $RFAPI_REAL_ASTERISK under CI")
+    collect_ignore_glob = ["test_*.py"]
+
+
+class Api:
+    """HTTP to rfapi under gunicorn (Basic auth as the [api] user)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.auth = "Basic " + base64.b64encode(
+            ("%s:%s" % (world.API_USER, world.API_PASSWORD)).encode()).decode()
+
+    def call(self, method: str, path: str, params: Optional[Dict[str, Any]] = None, timeout: float = 60,
+             auth: bool = True):
+        params = {k: str(v) for k, v in (params or {}).items()}
+        url = "/api/v1/" + path.lstrip("/")
+        headers = {"Authorization": self.auth} if auth else {}
+        body = None
+        if method in ("GET", "DELETE") and params:
+            url += "?" + urllib.parse.urlencode(params)
+        elif params:
+            body = urllib.parse.urlencode(params)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, url, body=body, headers=headers)
+            r = conn.getresponse()
+            raw = r.read()
+            ctype = r.getheader("Content-Type", "")
+            return Reply(r.status, ctype, raw)
+        finally:
+            conn.close()
+
+    def get(self, path, **params):
+        return self.call("GET", path, params)
+
+    def post(self, path, **params):
+        return self.call("POST", path, params)
+
+    def delete(self, path, **params):
+        return self.call("DELETE", path, params)
+
+
+class Reply:
+    def __init__(self, status: int, ctype: str, raw: bytes):
+        self.status, self.ctype, self.raw = status, ctype, raw
+
+    @property
+    def json(self):
+        return json.loads(self.raw.decode())
+
+    @property
+    def data(self):
+        return self.json["data"]
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.raw[:400])
+
+
+class Real:
+    """Everything the tier's tests touch."""
+
+    def __init__(self, tmp: Path):
+        from tests.test_gunicorn import free_port, start_gunicorn
+
+        self.tmp = tmp
+        self.db = dbworld.create_world()
+        world.load_office(self.db)
+        self.ast = RealAsterisk(tmp / "asterisk", SOURCE)
+        self.ast.unpack(office.voicemail_conf())
+        with self.dbconn() as conn:
+            freepbx.write_all(conn, self.ast.etc)
+        self.ast.start()
+        # FreePBX's AstDB for the office, as on a box that has been running
+        ami = AmiClient(self.ast.ami_port)
+        ami.db_put_many(office.astdb())
+        ami.close()
+        # the tier's fwconsole: a real Apply Config against this Asterisk
+        bindir = tmp / "bin"
+        bindir.mkdir()
+        self.fwconsole = bindir / "fwconsole"
+        # run by the test interpreter (it has mysqlclient), like FreePBX's own php
+        text = (HERE / "fwconsole").read_text().split("\n", 1)[1]
+        self.fwconsole.write_text("#!%s\n%s" % (sys.executable, text))
+        self.fwconsole.chmod(0o755)
+        args = dbworld.server_args()
+        (bindir / "fwconsole.control").write_text(json.dumps({
+            "db": self.db.config_db, "db_host": args.get("host", "127.0.0.1"), "db_port": args.get("port", 3306),
+            "db_user": args.get("user", "root"), "repo": str(HERE.parents[1]), "astroot": str(self.ast.root)}))
+        cache = tmp / "cache"
+        cache.mkdir()
+
+        class _Ami:
+            host, port = "127.0.0.1", self.ast.ami_port
+
+        self.ini = tmp / "rfapi.ini"
+        self.ini.write_text(world.render_ini(self.db, _Ami, self.fwconsole, self.ast.spool / "voicemail",
+                                             self.ast.sounds, self.ast.etc / "voicemail.conf", cache, tmp))
+        self.port = free_port()
+        self.gunicorn = start_gunicorn(self.ini, tmp / "gunicorn.log", "127.0.0.1:%d" % self.port)
+        self.api = Api(self.port)
+        self.sipp_dir = tmp / "sipp"
+        self._next_port = 40000 + (os.getpid() % 500) * 40
+
+    def dbconn(self):
+        return _Conn(self.db.config_db)
+
+    def sql(self, query: str, args=()):
+        with self.dbconn() as conn:
+            return freepbx._rows(conn, query, args)
+
+    def sipp_port(self) -> int:
+        """A loopback UDP port pair (SIP, media) for one SIPp phone."""
+        import socket
+
+        while True:
+            self._next_port += 2
+            p = self._next_port
+            ok = True
+            for q in (p, p + 1):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    s.bind(("127.0.0.1", q))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
+            if ok:
+                return p
+
+    def apply_config(self) -> None:
+        """GET /pbx/framework/reload: the tier's fwconsole regenerates and reloads."""
+        r = self.api.get("pbx/framework/reload")
+        assert r.status == 200, r
+
+    def ami(self, **kw) -> AmiClient:
+        return AmiClient(self.ast.ami_port, **kw)
+
+    def close(self) -> None:
+        try:
+            self.gunicorn.stop()
+        finally:
+            self.ast.stop()
+            dbworld.drop_world(self.db)
+
+
+class _Conn:
+    def __init__(self, dbname: str):
+        self.dbname = dbname
+
+    def __enter__(self):
+        self.conn = world.connect(self.dbname)
+        return self.conn
+
+    def __exit__(self, *exc):
+        self.conn.close()
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory):
+    r = Real(tmp_path_factory.mktemp("realpbx"))
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("%s did not happen within %.0f s (last: %r)" % (what, timeout, last))
