@@ -213,7 +213,9 @@ _CALL = """  <send retrans="500">
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+  <recv response="200" rtd="true" rrs="true">
+    <action><ereg regexp=";tag=([^;> ]+)" search_in="hdr" header="To:" assign_to="junk,rtag"/></action>
+  </recv>
   <send>
     <![CDATA[
       ACK [next_url] SIP/2.0
@@ -231,13 +233,14 @@ _CALL = """  <send retrans="500">
   <label id="hold"/>
   <recv request="INVITE" timeout="%(hold_ms)d" ontimeout="bye"/>
 """ + _OK_INVITE.replace(";tag=[pid]P[call_number]", "") + """  <recv request="ACK" next="hold"/>
+  <Reference variables="junk"/>
   <label id="bye"/>
   <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:[field0]@[remote_ip]:[remote_port]>;tag=[pid]C[call_number]
-      [last_To:]
+      To: <sip:%(dest)s@[remote_ip]:[remote_port]>;tag=[$rtag]
       Call-ID: [call_id]
       CSeq: 3 BYE
       [routes]
