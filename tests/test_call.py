@@ -112,18 +112,20 @@ def test_feature_codes_with_star_and_hash_are_dialable(pbx):
     assert sent(pbx.peer) == [("Originate", originate_headers("PJSIP/101", "*97", "101", 15000))]
 
 
-@pytest.mark.parametrize("outcome,answered,reason,text", [
-    ("answer", True, 4, "answered"),
-    ("noanswer", False, 3, "no answer"),
-    ("busy", False, 0, "failed"),
-    ("unregistered", False, 0, "failed"),
+@pytest.mark.parametrize("outcome,answered,reason,text,cause", [
+    ("answer", True, 4, "answered", None),
+    ("noanswer", False, 3, "no answer", 19),
+    # a real Asterisk reports a busy phone as Reason 0: the hangup cause (17) says busy
+    ("busy", False, 0, "busy", 17),
+    ("unregistered", False, 0, "failed", None),
 ])
-def test_wait_reports_whether_the_first_leg_answered(pbx, outcome, answered, reason, text):
+def test_wait_reports_whether_the_first_leg_answered(pbx, outcome, answered, reason, text, cause):
     pbx.peer.originate_outcomes["PJSIP/103"] = outcome
     r = pbx.post("call", data={"ext": "103", "secret": secret("103"), "dest": "2125550147", "wait": "true"})
     assert r.status_code == 200, body(r)
     data = body(r)["data"]
     assert (data["answered"], data["reason"], data["reason_text"]) == (answered, reason, text)
+    assert data["hangup_cause"] == cause
     assert data["wait_seconds"] == 20.0            # ring time 15 s + 5 s
     orig = pbx.peer.wait_for_action("Originate")
     assert data["action_id"] == orig.get("ActionID")

@@ -546,29 +546,53 @@ class AMI:
         return {ev.get("Key", ""): ev.get("Val", "") for ev in events if ev.get("Event") == "DBGetTreeResponse"}
 
     # -- originate and wait on a dedicated connection -----------------------------
-    def originate_and_wait(self, headers: Headers, wait: float) -> Tuple[Message, Optional[Message]]:
+    def originate_and_wait(self, headers: Headers, wait: float
+                           ) -> Tuple[Message, Optional[Message], Optional[int]]:
         """Async Originate on a short-lived connection logged in with ``Events: call``
         and wait up to ``wait`` s for its OriginateResponse.
+
+        Also returns the hangup cause of the originated channel when it failed:
+        a real Asterisk 20 answers a busy phone (486) with ``Reason: 0``, the
+        same as "not registered"; only the channel's HangupRequest/Hangup
+        (``Cause: 17``) tells busy apart. The channel is recognised by name
+        (``<Channel>-``), since a failed OriginateResponse has no Uniqueid.
 
         A separate connection keeps the shared one free of the call-event flood
         (a FreePBX-class user gets every VarSet/Newexten of every call)."""
         pairs = [("Action", "Originate")] + _pairs(headers, {})
+        prefix = dict(headers).get("Channel", "") + "-"
+        causes: List[int] = []
+        hung_up = threading.Event()
+
+        def on_hangup(event, _mgr) -> None:
+            if (event.get_header("Channel") or "").startswith(prefix):
+                try:
+                    causes.append(int(event.get_header("Cause", "")))
+                except ValueError:
+                    pass
+                if event.name == "Hangup":
+                    hung_up.set()
+
         try:
             mgr = self._login("call")
         except AmiError as exc:
             raise AmiUnavailable(str(exc)) from None
         try:
+            mgr.register_event("HangupRequest", on_hangup)
+            mgr.register_event("Hangup", on_hangup)
             aid = mgr.new_action_id()
             pairs.append(("ActionID", aid))
             col = mgr.collect(aid, lambda m: m.get("Event") == "OriginateResponse")
             resp = mgr.send_action(pairs, timeout=self.timeout)
             if not resp.ok:
-                return resp, None
+                return resp, None, None
             col.done.wait(wait)
             for m in col.items:
                 if m.get("Event") == "OriginateResponse":
-                    return resp, m
-            return resp, None
+                    if m.get("Response") != "Success" and not causes:
+                        hung_up.wait(1.0)  # the Hangup follows the OriginateResponse closely
+                    return resp, m, (causes[0] if causes else None)
+            return resp, None, None
         finally:
             try:
                 mgr.send_action([("Action", "Logoff")], timeout=1.0)

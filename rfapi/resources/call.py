@@ -29,7 +29,12 @@ CALL_SCHEMA = {
                      "description": "with wait: did the caller's phone answer (null: still ringing)"},
         "reason": {"type": "integer", "nullable": True,
                    "description": "OriginateResponse Reason: 4 answered, 3 no answer, 5 busy, 0 failed, ..."},
-        "reason_text": {"type": "string"},
+        "reason_text": {"type": "string", "description":
+                        "answered, no answer, busy, rejected, congestion, failed, ...; busy comes from the "
+                        "channel's hangup cause (Asterisk reports a busy phone as Reason 0)"},
+        "hangup_cause": {"type": "integer", "nullable": True,
+                         "description": "Q.850 cause of the caller's channel when the first leg failed "
+                                        "(17 busy, 19 no answer); null otherwise"},
         "uniqueid": {"type": "string", "nullable": True},
         "originate_channel": {"type": "string", "nullable": True},
     },

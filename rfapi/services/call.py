@@ -55,6 +55,9 @@ DEST_PATTERN = r"^\+?[0-9*#]{1,40}$"
 # OriginateResponse Reason (Asterisk's AST_CONTROL_* value of the first leg's outcome).
 REASONS = {0: "failed", 1: "hangup", 3: "no answer", 4: "answered", 5: "busy", 8: "congestion"}
 
+# Q.850 causes of the originated channel that name the outcome better than Reason 0.
+HANGUP_CAUSES = {17: "busy", 18: "no answer", 19: "no answer", 21: "rejected", 34: "congestion"}
+
 _DIAL = re.compile(r"^(PJSIP|SIP)/[A-Za-z0-9_.+-]+$")
 
 
@@ -148,30 +151,36 @@ def click_to_call(ext: str, secret: str, dest: str, autoanswer: bool = False, wa
         audit.record("call.originate", data)
         return data
     waited = wait_seconds(ring)
-    resp, event = ami.originate_and_wait(headers, waited)
+    resp, event, cause = ami.originate_and_wait(headers, waited)
     if not resp.ok:
         _refused(resp)
     data.update({"action_id": resp.get("ActionID"), "queued": True, "message": resp.get("Message"),
                  "wait_seconds": waited})
-    data.update(_outcome(event))
+    data.update(_outcome(event, cause))
     audit.record("call.originate", data)
     return data
 
 
-def _outcome(event) -> Dict[str, Any]:
+def _outcome(event, cause: Optional[int] = None) -> Dict[str, Any]:
     if event is None:
         # Still ringing (or Asterisk never said): the call goes on regardless.
         return {"answered": None, "reason": None, "reason_text": "no OriginateResponse within the wait",
-                "uniqueid": None, "originate_channel": None}
+                "uniqueid": None, "originate_channel": None, "hangup_cause": None}
     try:
         reason: Optional[int] = int(event.get("Reason", ""))
     except ValueError:
         reason = None
     uniqueid = event.get("Uniqueid")
+    text = REASONS.get(reason, "unknown") if reason is not None else "unknown"
+    if reason == 0 and cause in HANGUP_CAUSES:
+        # Asterisk says Reason 0 both for "not reachable" and for a busy phone;
+        # the channel's hangup cause tells them apart (AMI.md, busy capture).
+        text = HANGUP_CAUSES[cause]
     return {
         "answered": event.get("Response") == "Success" and reason == 4,
         "reason": reason,
-        "reason_text": REASONS.get(reason, "unknown") if reason is not None else "unknown",
+        "reason_text": text,
+        "hangup_cause": cause,
         "uniqueid": None if uniqueid in (None, "", "<unknown>") else uniqueid,
         "originate_channel": event.get("Channel"),
     }

@@ -309,7 +309,7 @@ class Phone:
 
     def messages(self) -> str:
         p = self.dir / "messages.log"
-        return p.read_text(errors="replace") if p.exists() else ""
+        return p.read_text(errors="replace").replace("\r\n", "\n") if p.exists() else ""
 
     def errors(self) -> str:
         out = []
@@ -329,7 +329,7 @@ class Phone:
     def wait_for_message(self, pattern: str, timeout: float = 10) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            m = re.search(pattern, self.messages())
+            m = re.search(pattern, self.messages(), re.S)
             if m:
                 return m.group(0)
             time.sleep(0.1)
