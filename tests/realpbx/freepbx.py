@@ -258,6 +258,8 @@ def dialplan(conn) -> str:
         # What macro-exten-vm / macro-dial-one read, reduced to the AstDB keys they use.
         "[sub-rfapi-exten]",
         "exten => s,1,Set(EXT=${ARG1})",
+        # the tier's marker: this call took the ext-local path
+        " same => n,Set(DB(RFAPITEST/extlocal/${EXT})=${EPOCH})",
         " same => n,Set(RT=${DB(AMPUSER/${EXT}/ringtimer)})",
         " same => n,Set(RT=${IF($[\"${RT}\" = \"\" | \"${RT}\" = \"0\"]?15:${RT})})",
         " same => n,GotoIf($[\"${DB(DND/${EXT})}\" = \"YES\"]?novm)",
