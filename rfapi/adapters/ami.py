@@ -52,6 +52,13 @@ class AmiUnavailable(AmiError):
     """Asterisk cannot be reached, refused the login, or dropped the connection."""
 
 
+def shutting_down(resp: "Message") -> bool:
+    """During `core stop` a real Asterisk 20 answers every action, Ping included,
+    with ``Response: Error`` / ``Message: Asterisk is shutting down`` until it
+    closes the socket (tests/data/ami/shutting-down.txt): unreachable, not a refusal."""
+    return resp.get("Response") == "Error" and (resp.get("Message") or "").strip() == "Asterisk is shutting down"
+
+
 class AmiTimeout(AmiError):
     """Asterisk accepted the action but did not answer within the timeout."""
 
@@ -388,6 +395,8 @@ def login(mgr: _Manager, user: str, secret: str, events: str, timeout: float) ->
         raise
     if resp.get("Response") != "Success":
         mgr.shutdown()
+        if shutting_down(resp):
+            raise AmiUnavailable("Asterisk is shutting down")
         raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
 
 
@@ -498,6 +507,9 @@ class AMI:
                     self._drop(mgr)
                     raise
                 result = resp
+                if shutting_down(result):
+                    self._drop(mgr)
+                    raise AmiUnavailable("Asterisk is shutting down")
                 if col is None or result.get("EventList") != "start":
                     return result, []
                 if not col.done.wait(max(0.0, deadline - time.monotonic())):
@@ -584,6 +596,8 @@ class AMI:
             pairs.append(("ActionID", aid))
             col = mgr.collect(aid, lambda m: m.get("Event") == "OriginateResponse")
             resp = mgr.send_action(pairs, timeout=self.timeout)
+            if shutting_down(resp):
+                raise AmiUnavailable("Asterisk is shutting down")
             if not resp.ok:
                 return resp, None, None
             col.done.wait(wait)
@@ -806,6 +820,8 @@ class EventFeed:
         deadline = time.monotonic() + timeout
         try:
             resp = mgr.send_action(pairs, timeout=timeout)
+            if shutting_down(resp):
+                raise AmiUnavailable("Asterisk is shutting down")
             if resp.get("EventList") != "start":
                 return resp, [], 0
             if not col.done.wait(max(0.0, deadline - time.monotonic())):

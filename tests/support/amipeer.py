@@ -938,6 +938,7 @@ class AmiPeer:
         self.sip_peers: Dict[str, Dict[str, Any]] = {}
         self.dialplan_patterns: List[str] = list(DEFAULT_DIALPLAN_PATTERNS)
         self.originate_outcomes: Dict[str, str] = {}
+        self.shutting_down = False   # answer every action "Asterisk is shutting down"
         self.voicemail_boxes: Dict[str, Dict[str, Any]] = {}
         self.modules = set(DEFAULT_MODULES)
         # Extra CLI commands for Action: Command: "words" -> output text, or a
@@ -1319,6 +1320,11 @@ class AmiPeer:
             conn.send(_error(aid, "Missing action in request"))
             return True
         lname = name.lower()
+        if self.shutting_down:
+            # `core stop` on a real Asterisk 20: every action, Login and Ping included
+            # (tests/data/ami/shutting-down.txt)
+            conn.send(_error(aid, "Asterisk is shutting down"))
+            return True
         if conn.user is None and lname not in ("login", "logoff", "challenge"):
             conn.send(_error(aid, "Permission denied"))
             return True
