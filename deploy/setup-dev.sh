@@ -32,6 +32,14 @@ if [ "${#need[@]}" -gt 0 ]; then
     fi
 fi
 
+# The real-Asterisk test tier (tests/realpbx): its runtime libraries and SIPp, when the
+# Asterisk build is there (../shared/realpbx or $RFAPI_REAL_ASTERISK); without it the
+# tier is not collected.
+realpbx="${RFAPI_REAL_ASTERISK:-../shared/realpbx}"
+if [ -f "$realpbx/install-deps.sh" ]; then
+    bash "$realpbx/install-deps.sh"
+fi
+
 db_up() { mariadb -h 127.0.0.1 -P 3306 -u root -e 'SELECT 1' >/dev/null 2>&1; }
 if ! db_up; then
     echo "setup: starting MariaDB"
