@@ -18,7 +18,7 @@ from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
 from .adapters.db import DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
-from .auth import AdminCache, FailureTracker, make_auth
+from .auth import AdminCache, FailureTracker, authenticate, make_auth
 from .http import ApiError, BadRequest, reason, reply, to_json
 from .proxy import BodyLimit, TrustedProxy
 from .runtime import Runtime
@@ -91,9 +91,56 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         app.register_blueprint(res.blueprint, url_prefix=PREFIX)
 
     _install_handlers(app)
-    app.wsgi_app = TrustedProxy(BodyLimit(app.wsgi_app, cfg.max_body_bytes), hops=cfg.trusted_proxies,
-                                trusted=cfg.trusted_proxy_networks)
+    app.wsgi_app = TrustedProxy(RequestLimits(BodyLimit(app.wsgi_app, cfg.max_body_bytes)),
+                                hops=cfg.trusted_proxies, trusted=cfg.trusted_proxy_networks)
     return app
+
+
+class RequestLimits:
+    """414 for a request target (path + query string) over MAX_TARGET bytes and
+    431 for a header field over MAX_FIELD bytes, as the JSON envelope with
+    X-Request-Id and an access line, before anything else runs.
+
+    gunicorn's own 414/431 are HTML pages without a request id, so
+    deploy/gunicorn.conf.py sets gunicorn's limits above these (and Apache's
+    are above them too, apache/rfapi.conf.in): the app answers first. The
+    numbers are gunicorn's defaults, which rfapi's routes were built under."""
+
+    MAX_TARGET = 4094   # bytes of path + "?" + query string
+    MAX_FIELD = 8190    # bytes of "Name: value" of one header field
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        status = None
+        target = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) + 1
+        if target > self.MAX_TARGET:
+            status, message = 414, "URI Too Long: the path and query string are over %d bytes" % self.MAX_TARGET
+        else:
+            limit = self.MAX_FIELD - 2
+            for key, value in environ.items():
+                if key[:5] == "HTTP_" and len(key) - 5 + len(value) > limit:
+                    status = 431
+                    message = ("Request Header Fields Too Large: %s is over %d bytes"
+                               % (_header_name(key), self.MAX_FIELD))
+                    break
+        if status is None:
+            return self.app(environ, start_response)
+        rid = request_id()
+        body = to_json({"status": status, "message": message, "data": None}).encode("utf-8")
+        start_response("%d %s" % (status, reason(status)),
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                        ("X-Request-Id", rid), ("Connection", "close")])
+        _access(to_json({"time": _now_text(), "request_id": rid, "client": environ.get("REMOTE_ADDR") or "unix",
+                         "user": None, "method": environ.get("REQUEST_METHOD", "")[:16],
+                         "path": environ.get("PATH_INFO", "")[:200], "status": status, "duration_ms": 0.0}))
+        return [body]
+
+
+def _header_name(key: str) -> str:
+    name = "-".join(part.capitalize() for part in key[5:].split("_"))
+    return name[:64] if name.isprintable() else "a header"
 
 
 def _cache_file(cfg, name: str) -> Optional[str]:
@@ -199,6 +246,13 @@ def _install_handlers(app: Flask) -> None:
         gg = g._get_current_object()
         gg.rfapi_request_id = request_id()
         gg.rfapi_t0 = time.monotonic()
+        req = request._get_current_object()
+        if req.routing_exception is not None:
+            # An unknown path or a method the route does not allow (also POST
+            # /openapi.json): credentials first (401), so a client without them
+            # learns nothing about which paths and methods exist. Known routes
+            # authenticate in their view (the OpenAPI document needs none).
+            authenticate()
 
     @app.after_request
     def _finish(resp):
