@@ -105,6 +105,8 @@ forwarded_allow_ips = "127.0.0.1,::1"
 # LimitRequestLine), a header field at 64 KiB (Apache's LimitRequestFieldSize
 # is raised to 65000 in apache/rfapi.conf.in, so Apache refuses first anything
 # gunicorn would).
+# Header count: Apache's LimitRequestFields is 100 and it adds its own
+# X-Forwarded-* fields, so gunicorn allows more than Apache can send.
 limit_request_line = 8190
 limit_request_field_size = 65536
-limit_request_fields = 100
+limit_request_fields = 200
