@@ -334,7 +334,8 @@ def test_call_config_key_is_checked(tmp_path):
     assert config_mod.load(str(ini)).call_allow_feature_codes is False
     ini.write_text("[api]\npassword = x\n[call]\nallow_feature_codes = On\n")
     assert config_mod.load(str(ini)).call_allow_feature_codes is True
-    for text, needle in (("[call]\nallow_feature_codes = maybe\n", "[call] allow_feature_codes = 'maybe' is not yes or no"),
+    for text, needle in (("[call]\nallow_feature_codes = maybe\n",
+                          "[call] allow_feature_codes = 'maybe' is not yes or no"),
                          ("[call]\nallow_features = yes\n", "unknown key [call] allow_features")):
         ini.write_text("[api]\npassword = x\n" + text)
         with pytest.raises(config_mod.ConfigError) as err:

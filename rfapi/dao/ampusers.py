@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import MySQLdb
+
 from . import exact, first
 
 _PUBLIC = "SELECT username, email, extension, extension_low, extension_high, deptname, sections FROM ampusers"

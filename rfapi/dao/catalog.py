@@ -6,6 +6,7 @@ Each query is the one the owning module's ``<module>_destinations()`` hook runs
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set
+
 from . import exact
 
 
@@ -103,4 +104,5 @@ def used_number(db, number: str) -> List[Dict[str, str]]:
 
 
 def followme_exists(db, grpnum: str) -> bool:
-    return bool(exact(db.query("SELECT grpnum FROM findmefollow WHERE grpnum = %s", (grpnum,), missing_ok=True), "grpnum", grpnum))
+    rows = db.query("SELECT grpnum FROM findmefollow WHERE grpnum = %s", (grpnum,), missing_ok=True)
+    return bool(exact(rows, "grpnum", grpnum))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Dict, List, Optional
-from . import exact, first
+
+from . import exact
 
 # Every column of core's module.xml, in its order. Named, never SELECT *:
 # upgraded boxes have a different column order.

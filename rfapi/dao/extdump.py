@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
+
 from . import exact
 
 
@@ -22,7 +23,8 @@ def sip(db, number: Optional[str] = None) -> List[Dict[str, Any]]:
     if number is None:
         return db.query("SELECT id, keyword, data, flags FROM sip WHERE id IN (SELECT id FROM devices) "
                         "ORDER BY id, flags, keyword")
-    return exact(db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword", (number,)), "id", number)
+    return exact(db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword",
+                          (number,)), "id", number)
 
 
 def findmefollow(db, number: Optional[str] = None) -> List[Dict[str, Any]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, Dict, List, Optional, Sequence
+
 from . import exact, first
 
 # freepbx_settings read at creation time (WRITES §1.4/1.5/1.8: live values, not installer defaults).
@@ -73,7 +74,8 @@ def findmefollow(db, number: str) -> Optional[Dict[str, Any]]:
 
 
 def sip_rows(db, number: str) -> List[Dict[str, Any]]:
-    return exact(db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword", (number,)), "id", number)
+    return exact(db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword",
+                          (number,)), "id", number)
 
 
 def listing(db) -> List[Dict[str, Any]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional, Set
+
 from . import exact, first
 
 COLUMNS = ("grpnum", "strategy", "grptime", "grppre", "grplist", "annmsg_id", "postdest", "dring", "rvolume",
@@ -35,7 +36,8 @@ def lock_user(tx, extension: str) -> bool:
 
 
 def get(db_or_tx, extension: str, lock: bool = False) -> Optional[Dict[str, Any]]:
-    row = first(exact(db_or_tx.query(_SELECT + " WHERE grpnum = %s" + (" FOR UPDATE" if lock else ""), (extension,)), "grpnum", extension))
+    rows = db_or_tx.query(_SELECT + " WHERE grpnum = %s" + (" FOR UPDATE" if lock else ""), (extension,))
+    row = first(exact(rows, "grpnum", extension))
     return {k: _text(v) for k, v in row.items()} if row else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Dict, List, Optional
+
 from . import exact, first
 
 SIP_TECHS = ("pjsip", "sip")
@@ -44,7 +45,8 @@ def device(db, ext: str) -> Optional[Dict[str, Any]]:
 
 
 def user(db, ext: str) -> Optional[Dict[str, Any]]:
-    row = first(exact(db.query("SELECT extension, name, voicemail FROM users WHERE extension = %s", (ext,)), "extension", ext))
+    row = first(exact(db.query("SELECT extension, name, voicemail FROM users WHERE extension = %s", (ext,)),
+                      "extension", ext))
     if row is None:
         return None
     return {"extension": _text(row["extension"]), "name": _text(row["name"]), "voicemail": _text(row["voicemail"])}
