@@ -341,3 +341,29 @@ def test_call_config_key_is_checked(tmp_path):
         with pytest.raises(config_mod.ConfigError) as err:
             config_mod.load(str(ini))
         assert needle in str(err.value)
+
+
+# -- the envelope's encoder (orjson when installed) ---------------------------------------------------
+def test_to_json_is_the_json_encoders_text_byte_for_byte():
+    import datetime
+    import decimal
+
+    from rfapi import http
+
+    payloads = [
+        {"status": 200, "message": "OK", "data": {"method": "GET"}},
+        {"rows": [{"calldate": datetime.datetime(2026, 1, 2, 3, 4, 5, 120), "clid": '"Bob" <2125550147>',
+                   "duration": decimal.Decimal("125"), "rate": decimal.Decimal("1.50"), "raw": b"bytes",
+                   "text": "tab\tnl\nq\"bs\\ \x00\x1f\x7f \u2028 \u00e9 \U0001f600", "day": datetime.date(2026, 1, 2),
+                   "took": datetime.timedelta(seconds=3), "tags": {"b", "a"}, 1: None, "f": 1.1, "big": 2 ** 63}]},
+        [None, True, False, 0, -1, 1e100, "", [], {}],
+    ]
+    for p in payloads:
+        assert http.to_json(p) == http._ENCODER.encode(p)
+        assert http.to_json_bytes(p) == http._ENCODER.encode(p).encode("utf-8")
+    # What orjson refuses, the json encoder answers (or refuses) as before.
+    for p in ({"n": 2 ** 70}, {"s": "lone \ud800 surrogate"}):
+        assert http.to_json(p) == http._ENCODER.encode(p)
+    with pytest.raises(TypeError):
+        http.to_json({"x": object()})
+    assert http._orjson is not None  # installed with the package (setup.cfg)
