@@ -96,3 +96,17 @@ control_socket_disable = True
 # dropped from its list so a client cannot send contradictory ones to get a 400.
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 forwarded_allow_ips = "127.0.0.1,::1"
+
+# Size limits: rfapi answers an over-long request target (414) or header field
+# (431) itself, as its JSON envelope with X-Request-Id (rfapi.app.RequestLimits:
+# 4094 bytes of path + query, 8190 bytes per header field). gunicorn's own
+# answers are HTML without a request id, so its limits sit above the app's:
+# the request line at gunicorn's maximum (8190, which is also Apache's default
+# LimitRequestLine), a header field at 64 KiB (Apache's LimitRequestFieldSize
+# is raised to 65000 in apache/rfapi.conf.in, so Apache refuses first anything
+# gunicorn would).
+# Header count: Apache's LimitRequestFields is 100 and it adds its own
+# X-Forwarded-* fields, so gunicorn allows more than Apache can send.
+limit_request_line = 8190
+limit_request_field_size = 65536
+limit_request_fields = 200

@@ -18,7 +18,7 @@ from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
 from .adapters.db import DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
-from .auth import AdminCache, FailureTracker, make_auth
+from .auth import AdminCache, FailureTracker, authenticate, make_auth
 from .http import ApiError, BadRequest, reason, reply, to_json
 from .proxy import BodyLimit, TrustedProxy
 from .runtime import Runtime
@@ -91,9 +91,66 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         app.register_blueprint(res.blueprint, url_prefix=PREFIX)
 
     _install_handlers(app)
-    app.wsgi_app = TrustedProxy(BodyLimit(app.wsgi_app, cfg.max_body_bytes), hops=cfg.trusted_proxies,
-                                trusted=cfg.trusted_proxy_networks)
+    app.wsgi_app = TrustedProxy(RequestLimits(BodyLimit(app.wsgi_app, cfg.max_body_bytes)),
+                                hops=cfg.trusted_proxies, trusted=cfg.trusted_proxy_networks)
     return app
+
+
+class RequestLimits:
+    """414 for a request target (path + query string) over MAX_TARGET bytes and
+    431 for a header field over MAX_FIELD bytes, as the JSON envelope with
+    X-Request-Id and an access line, before anything else runs.
+
+    gunicorn's own 414/431 are HTML pages without a request id, so
+    deploy/gunicorn.conf.py sets gunicorn's limits above these (and Apache's
+    are above them too, apache/rfapi.conf.in): the app answers first. The
+    numbers are gunicorn's defaults, which rfapi's routes were built under."""
+
+    MAX_TARGET = 4094   # bytes of path + "?" + query string
+    MAX_FIELD = 8190    # bytes of "Name: value" of one header field
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        status = None
+        target = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) + 1
+        if target > self.MAX_TARGET:
+            status, message = 414, "URI Too Long: the path and query string are over %d bytes" % self.MAX_TARGET
+        else:
+            # A first pass over the values only (a header name is short, and no other
+            # string in the environ is near this size once the target is checked):
+            # one loop of C calls per request, the exact check only for a long value.
+            rough = self.MAX_FIELD - 2 - 256
+            for value in environ.values():
+                if value.__class__ is str and len(value) > rough:
+                    status, message = self._header_check(environ)
+                    break
+        if status is None:
+            return self.app(environ, start_response)
+        rid = request_id()
+        body = to_json({"status": status, "message": message, "data": None}).encode("utf-8")
+        start_response("%d %s" % (status, reason(status)),
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                        ("X-Request-Id", rid), ("Connection", "close")])
+        _access(to_json({"time": _now_text(), "request_id": rid, "client": environ.get("REMOTE_ADDR") or "unix",
+                         "user": None, "method": environ.get("REQUEST_METHOD", "")[:16],
+                         "path": environ.get("PATH_INFO", "")[:200], "status": status, "duration_ms": 0.0}))
+        return [body]
+
+
+    def _header_check(self, environ):
+        limit = self.MAX_FIELD - 2  # "Name: value" is name + 2 + value
+        for key, value in environ.items():
+            if key[:5] == "HTTP_" and len(key) - 5 + len(value) > limit:
+                return 431, ("Request Header Fields Too Large: %s is over %d bytes"
+                             % (_header_name(key), self.MAX_FIELD))
+        return None, None
+
+
+def _header_name(key: str) -> str:
+    name = "-".join(part.capitalize() for part in key[5:].split("_"))
+    return name[:64] if name.isprintable() else "a header"
 
 
 def _cache_file(cfg, name: str) -> Optional[str]:
@@ -193,12 +250,23 @@ def _now_text() -> str:
     return text
 
 
+_ACCESS_LINE = ('{"time":"%s","request_id":"%s","client":%s,"user":%s,"method":%s,"path":%s,"status":%d,'
+                '"duration_ms":%s}')
+
+
 def _install_handlers(app: Flask) -> None:
     @app.before_request
     def _start():
         gg = g._get_current_object()
         gg.rfapi_request_id = request_id()
         gg.rfapi_t0 = time.monotonic()
+        req = request._get_current_object()
+        if req.routing_exception is not None:
+            # An unknown path or a method the route does not allow (also POST
+            # /openapi.json): credentials first (401), so a client without them
+            # learns nothing about which paths and methods exist. Known routes
+            # authenticate in their view (the OpenAPI document needs none).
+            authenticate()
 
     @app.after_request
     def _finish(resp):
@@ -208,17 +276,12 @@ def _install_handlers(app: Flask) -> None:
         resp.headers["X-Request-Id"] = rid
         user = getattr(gg, "rfapi_user", None)
         t0 = getattr(gg, "rfapi_t0", None)
-        line = {
-            "time": _now_text(),
-            "request_id": rid,
-            "client": req.remote_addr or "unix",
-            "user": user.name if user else None,
-            "method": req.method,
-            "path": req.path,
-            "status": resp.status_code,
-            "duration_ms": round((time.monotonic() - t0) * 1000, 2) if t0 else None,
-        }
-        _access(to_json(line))
+        # The JSON line written as text (half the cost of encoding a dict); every value a
+        # client can influence still goes through the encoder.
+        _access(_ACCESS_LINE % (_now_text(), rid, to_json(req.remote_addr or "unix"),
+                                to_json(user.name) if user else "null", to_json(req.method), to_json(req.path),
+                                resp.status_code,
+                                "%.2f" % ((time.monotonic() - t0) * 1000) if t0 else "null"))
         return resp
 
     @app.errorhandler(ApiError)

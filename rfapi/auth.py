@@ -22,6 +22,7 @@ from flask import current_app, g, request
 from flask_httpauth import HTTPBasicAuth
 
 from .adapters.files import SharedCounter
+from .dao import exact, first
 from .http import ApiError, Forbidden, TooManyRequests, reply
 from .runtime import runtime
 
@@ -241,8 +242,10 @@ def check_ampuser(username: str, password: str) -> Optional[User]:
     hit = cache.get(key)
     if hit is not None:
         return hit
-    row = runtime().db.query_one(
-        "SELECT password_sha1, sections FROM ampusers WHERE username = %s", (username,))
+    # Exact but for case (see dao.exact): "admin " or "admin<U+200B>" is not admin.
+    row = first(exact(runtime().db.query(
+        "SELECT username, password_sha1, sections FROM ampusers WHERE username = %s", (username,)),
+        "username", username, fold_case=True))
     if row is None or not row["password_sha1"]:
         return None
     stored = (row["password_sha1"] or "").strip().lower()

@@ -81,6 +81,7 @@ class Config:
     auth_fail_limit: int = 10
     auth_fail_window: float = 60.0
     auth_fail_cooldown: float = 300.0
+    call_allow_feature_codes: bool = False  # [call] allow_feature_codes: may POST /call dial *xx / #?
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     ami: AmiConfig = field(default_factory=AmiConfig)
     fwconsole_path: str = "/usr/sbin/fwconsole"
@@ -137,6 +138,17 @@ def _number(cp, path, section, key, kind, default, minimum=None):
     return val
 
 
+def _bool(cp, path, section, key, default):
+    if not cp.has_option(section, key) or cp.get(section, key).strip() == "":
+        return default
+    raw = cp.get(section, key).strip().lower()
+    if raw in ("1", "yes", "true", "on"):
+        return True
+    if raw in ("0", "no", "false", "off"):
+        return False
+    raise ConfigError("%s: [%s] %s = %r is not yes or no" % (path, section, key, raw))
+
+
 def _text(cp, section, key, default=None):
     if cp.has_option(section, key):
         val = cp.get(section, key).strip()
@@ -170,6 +182,7 @@ def load(path: Optional[str] = None) -> Config:
                      "read_timeout"},
         "ami": {"host", "port", "user", "secret", "timeout"},
         "fwconsole": {"path", "timeout"},
+        "call": {"allow_feature_codes"},
         "paths": {"voicemail_spool", "sounds", "voicemail_conf", "cache", "audit_log"},
         "freepbx": {"conf", "amportal_conf"},
     }
@@ -204,6 +217,8 @@ def load(path: Optional[str] = None) -> Config:
     cfg.auth_fail_limit = _number(cp, path, "api", "auth_fail_limit", int, 10, 1)
     cfg.auth_fail_window = _number(cp, path, "api", "auth_fail_window", float, 60.0, 1)
     cfg.auth_fail_cooldown = _number(cp, path, "api", "auth_fail_cooldown", float, 300.0, 1)
+
+    cfg.call_allow_feature_codes = _bool(cp, path, "call", "allow_feature_codes", False)
 
     cfg.freepbx_conf = _text(cp, "freepbx", "conf", os.environ.get("FREEPBX_CONF", "/etc/freepbx.conf"))
     cfg.amportal_conf = _text(cp, "freepbx", "amportal_conf", "/etc/amportal.conf")

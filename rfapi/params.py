@@ -18,9 +18,13 @@ from .http import BadRequest
 TRUE = {"1", "true", "yes", "on", "y"}
 FALSE = {"0", "false", "no", "off", "n", ""}
 
-# Control characters are refused everywhere: CR/LF/NUL would break AMI framing,
-# voicemail.conf lines and log lines; nothing legitimate needs them.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters are refused everywhere, in every parameter and path segment:
+# every C0 control including TAB (U+0000-U+001F), DEL, every C1 control
+# (U+0080-U+009F) and the Unicode line/paragraph separators U+2028/U+2029.
+# CR/LF/NUL would break AMI framing, voicemail.conf lines and log lines; TAB is
+# a field separator in Asterisk's and FreePBX's own files and splits words in
+# dialplan; nothing legitimate in this API needs any of them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def has_control(text: str) -> bool:

@@ -14,7 +14,21 @@ every path to rfapi goes through that chain."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Dict, Iterable, Optional
+
+
+def normalise(addr: str) -> Optional[str]:
+    """One spelling per address: ``::ffff:10.0.0.1`` is 10.0.0.1, IPv6 in lower
+    case and zero-compressed (``2001:DB8:0::1`` is ``2001:db8::1``), no zone
+    (``%eth0``). None if it is not an IP address. The failed-login lock-out and
+    the logs key on this, so another spelling of the same address is the same
+    client."""
+    try:
+        ip = ipaddress.ip_address(addr.strip().split("%")[0])
+    except ValueError:
+        return None
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return str(mapped if mapped is not None else ip)
 
 
 class TrustedProxy:
@@ -22,7 +36,19 @@ class TrustedProxy:
         self.app = app
         self.hops = hops
         self.nets = [ipaddress.ip_network(n, strict=False) for n in trusted]
-        self._seen = {}
+        self._seen: Dict[str, bool] = {}
+        self._spelling: Dict[str, Optional[str]] = {}
+
+    def _normal(self, addr: str) -> Optional[str]:
+        # As _trusted: parsing is slow next to a small request, and few clients repeat.
+        try:
+            return self._spelling[addr]
+        except KeyError:
+            norm = normalise(addr)
+            if len(self._spelling) > 1024:
+                self._spelling.clear()
+            self._spelling[addr] = norm
+            return norm
 
     def _trusted(self, addr: str) -> bool:
         # Parsing an address is slow next to a small request: remember the few peers seen.
@@ -37,27 +63,26 @@ class TrustedProxy:
     def _check(self, addr: str) -> bool:
         if not addr:  # unix socket: only local processes with file access
             return True
-        try:
-            ip = ipaddress.ip_address(addr.split("%")[0])
-        except ValueError:
+        norm = normalise(addr)
+        if norm is None:
             return False
-        if getattr(ip, "ipv4_mapped", None) is not None:  # ::ffff:127.0.0.1 on a dual-stack socket
-            ip = ip.ipv4_mapped
+        ip = ipaddress.ip_address(norm)
         return any(ip.version == n.version and ip in n for n in self.nets)
 
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")
         environ["rfapi.peer_addr"] = peer
+        if peer:  # the client address as rfapi counts and logs it: one spelling per address
+            norm = self._normal(peer)
+            if norm is not None:
+                environ["REMOTE_ADDR"] = norm
         if self.hops > 0 and self._trusted(peer):
             xff = environ.get("HTTP_X_FORWARDED_FOR", "")
             hops = [h.strip() for h in xff.split(",") if h.strip()]
             if len(hops) >= self.hops:
-                candidate = hops[-self.hops]
-                try:
-                    ipaddress.ip_address(candidate)
+                candidate = self._normal(hops[-self.hops])
+                if candidate is not None:
                     environ["REMOTE_ADDR"] = candidate
-                except ValueError:
-                    pass
             proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
             if proto in ("http", "https"):
                 environ["wsgi.url_scheme"] = proto

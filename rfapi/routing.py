@@ -80,10 +80,10 @@ def _view(spec: RouteSpec) -> Callable:
     secret_names = [p.name for p in spec.params if p.secret]  # what the audit log redacts
 
     def view(**url_args):
+        if spec.auth:  # before anything else, 501 included: without credentials, nothing is learnt
+            authenticate()
         if spec.planned:
             return reply(None, 501, "Not Implemented: %s %s is planned" % (spec.method, request.path))
-        if spec.auth:
-            authenticate()
         bad = {k: "must not contain control characters" for k, v in url_args.items()
                if isinstance(v, str) and P.has_control(v)}
         if bad:

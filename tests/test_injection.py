@@ -63,6 +63,8 @@ def test_ami_bound_fields_refuse_framing_characters_and_overlong_values(pbx_rw, 
     i = 0
     for field in fields:
         for name, bad in BREAKERS.items():
+            if name == "overlong" and method in ("GET", "DELETE"):
+                bad = bad[:3000]  # in a query string: under the 4094-byte target limit (over it: 414)
             params = dict(valid, **{field: bad})
             r = send(pbx_rw, method, path, params, as_json=bool(i % 2))
             i += 1

@@ -6,6 +6,8 @@ from typing import Any, Dict, List, Optional
 
 import MySQLdb
 
+from . import exact, first
+
 _PUBLIC = "SELECT username, email, extension, extension_low, extension_high, deptname, sections FROM ampusers"
 
 
@@ -24,7 +26,7 @@ def all_admins(db) -> List[Dict[str, Any]]:
 
 
 def get(db_or_tx, username: str) -> Optional[Dict[str, Any]]:
-    r = db_or_tx.query_one(_PUBLIC + " WHERE username = %s", (username,))
+    r = first(exact(db_or_tx.query(_PUBLIC + " WHERE username = %s", (username,)), "username", username, True))
     return _row(r) if r else None
 
 

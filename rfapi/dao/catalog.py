@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set
 
+from . import exact
+
 
 def _q(db, sql: str, params=()) -> List[Dict[str, Any]]:
     return db.query(sql, params, missing_ok=True)
@@ -102,4 +104,5 @@ def used_number(db, number: str) -> List[Dict[str, str]]:
 
 
 def followme_exists(db, grpnum: str) -> bool:
-    return bool(db.query("SELECT 1 AS x FROM findmefollow WHERE grpnum = %s", (grpnum,), missing_ok=True))
+    rows = db.query("SELECT grpnum FROM findmefollow WHERE grpnum = %s", (grpnum,), missing_ok=True)
+    return bool(exact(rows, "grpnum", grpnum))

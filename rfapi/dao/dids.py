@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from . import exact
+
 # Every column of core's module.xml, in its order. Named, never SELECT *:
 # upgraded boxes have a different column order.
 COLUMNS = ("cidnum", "extension", "destination", "privacyman", "alertinfo", "ringing", "fanswer", "mohclass",
@@ -41,7 +43,7 @@ def routes_for(db_or_tx, did: str, lock: bool = False) -> List[Dict[str, Any]]:
     all DID writers queue behind each other, which is what keeps the
     (extension, cidnum) pair unique. DID writes are rare; reads never lock."""
     sql = _SELECT + " WHERE extension = %s" + _ORDER + (" FOR UPDATE" if lock else "")
-    return [_row(r) for r in db_or_tx.query(sql, (did,))]
+    return [_row(r) for r in exact(db_or_tx.query(sql, (did,)), "extension", did)]
 
 
 def insert(tx, row: Dict[str, Any]) -> None:

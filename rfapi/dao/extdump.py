@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from . import exact
+
 
 def users(db, number: Optional[str] = None) -> List[Dict[str, Any]]:
     if number is None:
         return db.query("SELECT * FROM users")
-    return db.query("SELECT * FROM users WHERE extension = %s", (number,))
+    return exact(db.query("SELECT * FROM users WHERE extension = %s", (number,)), "extension", number)
 
 
 def devices(db, number: Optional[str] = None) -> List[Dict[str, Any]]:
     if number is None:
         return db.query("SELECT * FROM devices")
-    return db.query("SELECT * FROM devices WHERE id = %s", (number,))
+    return exact(db.query("SELECT * FROM devices WHERE id = %s", (number,)), "id", number)
 
 
 def sip(db, number: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -21,10 +23,11 @@ def sip(db, number: Optional[str] = None) -> List[Dict[str, Any]]:
     if number is None:
         return db.query("SELECT id, keyword, data, flags FROM sip WHERE id IN (SELECT id FROM devices) "
                         "ORDER BY id, flags, keyword")
-    return db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword", (number,))
+    return exact(db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword",
+                          (number,)), "id", number)
 
 
 def findmefollow(db, number: Optional[str] = None) -> List[Dict[str, Any]]:
     if number is None:
         return db.query("SELECT * FROM findmefollow", missing_ok=True)
-    return db.query("SELECT * FROM findmefollow WHERE grpnum = %s", (number,), missing_ok=True)
+    return exact(db.query("SELECT * FROM findmefollow WHERE grpnum = %s", (number,), missing_ok=True), "grpnum", number)

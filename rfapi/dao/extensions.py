@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Dict, List, Optional, Sequence
 
+from . import exact, first
+
 # freepbx_settings read at creation time (WRITES §1.4/1.5/1.8: live values, not installer defaults).
 SETTING_KEYS = (
     "ASTSIPDRIVER", "SIPSECRETSIZE", "DEVICE_SIP_DTMF", "DEVICE_SIP_TRUSTRPID", "DEVICE_SIP_SENDRPID",
@@ -59,20 +61,21 @@ def release_lock(db, name: str) -> None:
 # -- reads ------------------------------------------------------------------------------
 
 def user(db, number: str) -> Optional[Dict[str, Any]]:
-    return db.query_one("SELECT * FROM users WHERE extension = %s", (number,))
+    return first(exact(db.query("SELECT * FROM users WHERE extension = %s", (number,)), "extension", number))
 
 
 def device(db, number: str) -> Optional[Dict[str, Any]]:
-    return db.query_one("SELECT * FROM devices WHERE id = %s", (number,))
+    return first(exact(db.query("SELECT * FROM devices WHERE id = %s", (number,)), "id", number))
 
 
 def findmefollow(db, number: str) -> Optional[Dict[str, Any]]:
-    rows = db.query("SELECT * FROM findmefollow WHERE grpnum = %s", (number,), missing_ok=True)
+    rows = exact(db.query("SELECT * FROM findmefollow WHERE grpnum = %s", (number,), missing_ok=True), "grpnum", number)
     return rows[0] if rows else None
 
 
 def sip_rows(db, number: str) -> List[Dict[str, Any]]:
-    return db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword", (number,))
+    return exact(db.query("SELECT id, keyword, data, flags FROM sip WHERE id = %s ORDER BY flags, keyword",
+                          (number,)), "id", number)
 
 
 def listing(db) -> List[Dict[str, Any]]:

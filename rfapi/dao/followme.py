@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional, Set
 
+from . import exact, first
+
 COLUMNS = ("grpnum", "strategy", "grptime", "grppre", "grplist", "annmsg_id", "postdest", "dring", "rvolume",
            "remotealert_id", "needsconf", "toolate_id", "pre_ring", "ringing", "calendar_enable", "calendar_id",
            "calendar_group_id", "calendar_match")
@@ -16,11 +18,9 @@ def _text(v):
 
 
 def _exact(rows, extension: str) -> bool:
-    # users.extension is utf8mb4_unicode_ci: '102 ', '102<U+0001>' and
-    # '102<U+200B>' all compare equal to '102' in SQL (PAD SPACE, ignorable
-    # characters), but AstDB keys and the findmefollow row are written with the
-    # caller's string. Only a byte-identical extension is this user.
-    return any(_text(r["extension"]) == extension for r in rows)
+    # AstDB keys and the findmefollow row are written with the caller's string:
+    # only a byte-identical extension is this user (see dao.exact).
+    return bool(exact(rows, "extension", extension))
 
 
 def user_exists(db, extension: str) -> bool:
@@ -36,7 +36,8 @@ def lock_user(tx, extension: str) -> bool:
 
 
 def get(db_or_tx, extension: str, lock: bool = False) -> Optional[Dict[str, Any]]:
-    row = db_or_tx.query_one(_SELECT + " WHERE grpnum = %s" + (" FOR UPDATE" if lock else ""), (extension,))
+    rows = db_or_tx.query(_SELECT + " WHERE grpnum = %s" + (" FOR UPDATE" if lock else ""), (extension,))
+    row = first(exact(rows, "grpnum", extension))
     return {k: _text(v) for k, v in row.items()} if row else None
 
 

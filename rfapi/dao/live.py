@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from . import exact, first
+
 SIP_TECHS = ("pjsip", "sip")
 SAFE_EXT = re.compile(r"^[A-Za-z0-9_-]{1,20}$")   # what a device id can be (devices.id is VARCHAR(20))
 
@@ -38,12 +40,13 @@ def sip_devices(db) -> List[Dict[str, Any]]:
 
 def device(db, ext: str) -> Optional[Dict[str, Any]]:
     """The device ``ext`` of any technology (None if there is none)."""
-    row = db.query_one(_DEVICE_COLUMNS + "WHERE d.id = %s", (ext,))
+    row = first(exact(db.query(_DEVICE_COLUMNS + "WHERE d.id = %s", (ext,)), "id", ext))
     return _device(row) if row else None
 
 
 def user(db, ext: str) -> Optional[Dict[str, Any]]:
-    row = db.query_one("SELECT extension, name, voicemail FROM users WHERE extension = %s", (ext,))
+    row = first(exact(db.query("SELECT extension, name, voicemail FROM users WHERE extension = %s", (ext,)),
+                      "extension", ext))
     if row is None:
         return None
     return {"extension": _text(row["extension"]), "name": _text(row["name"]), "voicemail": _text(row["voicemail"])}
@@ -51,7 +54,7 @@ def user(db, ext: str) -> Optional[Dict[str, Any]]:
 
 def sip_secret(db, ext: str) -> Optional[str]:
     """The device's SIP password as FreePBX stores it (sip.keyword = 'secret')."""
-    row = db.query_one("SELECT data FROM sip WHERE id = %s AND keyword = %s", (ext, "secret"))
+    row = first(exact(db.query("SELECT id, data FROM sip WHERE id = %s AND keyword = %s", (ext, "secret")), "id", ext))
     return _text(row["data"]) if row else None
 
 

@@ -51,9 +51,11 @@ CALL_SCHEMA = {
                           description="the caller's SIP extension (chan_pjsip or chan_sip)"),
                     Param("secret", required=True, secret=True, max_length=255,
                           description="that extension's SIP secret (proves the call is the desk user's)"),
-                    Param("dest", required=True, max_length=40, pattern=call.DEST_PATTERN,
-                          pattern_help="must be digits with an optional leading +, and * or #",
-                          description="the number to call", example="2125550147"),
+                    Param("dest", required=True, max_length=20, pattern=call.DEST_PATTERN,
+                          pattern_help=call.DEST_HELP,
+                          description="the number to call: an external number (3-20 digits, optional "
+                                      "leading +) or an extension of this PBX; feature codes (* #) only "
+                                      "with [call] allow_feature_codes = yes", example="2125550147"),
                     Param("autoanswer", "boolean", default=False,
                           description="ask the caller's phone to answer by itself"),
                     Param("wait", "boolean", default=False,

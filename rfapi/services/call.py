@@ -50,7 +50,16 @@ DEFAULT_RING_SECONDS = 15          # FreePBX's "Ringtime Default" when nothing i
 ORIGINATE_DEFAULT_SECONDS = 30     # Asterisk's Originate Timeout when none is given
 MAX_WAIT_SECONDS = 60.0
 WAIT_MARGIN_SECONDS = 5.0          # OriginateResponse comes right after the ring time
-DEST_PATTERN = r"^\+?[0-9*#]{1,40}$"
+# What a click-to-call may dial. Feature codes (*21 follow-me, *28 call flow
+# toggles, *76 DND, ...) and '#' change PBX state as the calling extension, so by
+# default only external numbers (E.164 has at most 15 digits; 20 leaves room for
+# an international or trunk prefix; 3 is the shortest service number) and the
+# PBX's own extensions are dialled. ``[call] allow_feature_codes = yes`` also
+# allows digits with * and # (1..20).
+DEST_PATTERN = r"\+?[0-9*#]{1,20}"          # the outer form (OpenAPI); the rule is dest_problem()
+EXTERNAL = re.compile(r"\+?[0-9]{3,20}")
+FEATURE_CODE = re.compile(r"[0-9*#]{1,20}")
+DEST_HELP = "must be an external number (3-20 digits, optional leading +) or an extension"
 
 # OriginateResponse Reason (Asterisk's AST_CONTROL_* value of the first leg's outcome).
 REASONS = {0: "failed", 1: "hangup", 3: "no answer", 4: "answered", 5: "busy", 8: "congestion"}
@@ -131,9 +140,23 @@ def _refused(resp) -> None:
     raise ApiError("Asterisk refused the call: %s" % (text or "no reason given"), status=502)
 
 
+def dest_problem(dest: str) -> Optional[str]:
+    """Why ``dest`` may not be dialled (None: it may)."""
+    if EXTERNAL.fullmatch(dest):
+        return None
+    if "*" in dest or "#" in dest:
+        if runtime().config.call_allow_feature_codes and FEATURE_CODE.fullmatch(dest):
+            return None
+        return "feature codes (* and #) are not allowed ([call] allow_feature_codes = no)"
+    if dest.isdigit() and len(dest) <= 20 and dao.user(runtime().db, dest) is not None:
+        return None  # an extension of this PBX (also a 1-2 digit one)
+    return DEST_HELP
+
+
 def click_to_call(ext: str, secret: str, dest: str, autoanswer: bool = False, wait: bool = False) -> Dict[str, Any]:
-    if not re.fullmatch(DEST_PATTERN, dest):
-        raise BadRequest({"dest": "must be digits with an optional leading +, and * or #"})
+    why = dest_problem(dest)
+    if why is not None:
+        raise BadRequest({"dest": why})
     dev = _caller(ext, secret)
     ring = ring_seconds(dev)
     headers = originate_headers(dev, dest, autoanswer, ring)

@@ -60,6 +60,9 @@ GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
 PREFIX = "/api/v1"
 ADMIN = next(u for u in office.AMPUSERS if u["sections"] == "*")  # an ampusers login with ALL SECTIONS
 
+# The /cdr shapes also measured against the best single query (issue 15).
+SINGLE_QUERY_SHAPES = ("day", "day+src", "all")
+
 TARGETS = {
     "cdr": 1.25,          # /cdr median <= 1.25 x raw SQL + encoding
     "extensions": 1.25,   # warm /extensions median <= 1.25 x cache read + encoding
@@ -494,8 +497,49 @@ class Bench:
             if not uses_index:
                 row["holds"] = False
             log_pair(row)
+            if name in SINGLE_QUERY_SHAPES:
+                self._cdr_single_query(name, q, api, path, dcur)
         api.close()
         conn.close()
+
+    def _cdr_single_query(self, name: str, q: Dict[str, Any], api: L.Client, path: str, dcur) -> None:
+        """The limit of issue 15: the best single statement for this page, whatever rfapi sends —
+        ``SELECT * ... WHERE calldate BETWEEN ... [AND src = ...] ORDER BY calldate DESC LIMIT n`` on one
+        connection (DictCursor, fetchall) + json.dumps of the envelope, in this process."""
+        start = q.get("start", 0)
+        end = q.get("end", int(time.time()))
+        sql = "SELECT * FROM cdr WHERE calldate BETWEEN FROM_UNIXTIME(%s) AND FROM_UNIXTIME(%s)"
+        args: List[Any] = [start, end]
+        if "src" in q:
+            sql += " AND src = %s"
+            args.append(q["src"])
+        sql += " ORDER BY calldate DESC LIMIT %d" % q["limit"]
+        got = [0]
+
+        def run_api():
+            st, data, el = api.request("GET", path)
+            if st != 200:
+                raise RuntimeError("GET %s -> %s %s" % (path, st, data[:200]))
+            return el
+
+        def run_single():
+            t0 = time.perf_counter()
+            dcur.execute(sql, args)
+            rows = dcur.fetchall()
+            json.dumps({"status": 200, "message": "OK", "data": {"rows": list(rows), "count": len(rows),
+                                                                  "next": None}},
+                       default=str, separators=(",", ":"), ensure_ascii=False)
+            got[0] = len(rows)
+            return time.perf_counter() - t0
+
+        a, b = self.interleaved(run_api, run_single, self.n)
+        dcur.execute("EXPLAIN " + sql, args)
+        plan = [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in r.items()} for r in dcur.fetchall()]
+        row = self.pair("GET /cdr %s vs 1 query" % name, "cdr", a, b,
+                        "one SELECT * ... ORDER BY calldate DESC LIMIT n (the best single query) + json.dumps",
+                        extra={"sql": sql % tuple(repr(x) for x in args), "sql_rows_returned": got[0],
+                               "plan": plan})
+        log_pair(row)
 
     def section_extensions(self) -> None:
         log("\n== /extensions (warm cache) vs reading the cache file + json")
@@ -543,6 +587,7 @@ class Bench:
                         extra={"extensions": listed, "cache_files": files,
                                "sql_statements_per_warm_request": [s[:200] for s in statements]})
         log_pair(row)
+        self._extensions_raw_query(api)
 
         cold: Dict[str, Any] = {}
         if self.has("POST", PREFIX + "/cache/{context}"):
@@ -567,6 +612,39 @@ class Bench:
             "file removed median %.1f ms" % (rr["median_ms"] if isinstance(rr, dict) else rr,
                                               cold["get_after_removing_cache_file"]["median_ms"]))
         api.close()
+
+    def _extensions_raw_query(self, api: L.Client) -> None:
+        """Issue 15's baseline: one raw query returning the fields /extensions lists (users, their
+        device's tech and CIDs, voicemail, the follow-me group, and the voicemail box's e-mail:
+        voicemail.conf is not SQL: users.sipname stands in) + json.dumps, in this process."""
+        conn = MySQLdb.connect(db=self.world.config_db, **dict(dbworld.server_args(), charset="utf8mb4"))
+        conn.autocommit(True)
+        cur = conn.cursor(MySQLdb.cursors.DictCursor)
+        sql = ("SELECT u.extension, u.name, d.tech, u.voicemail, u.voicemail AS voicemail_context, "
+               "u.sipname AS email, u.outboundcid, d.emergency_cid AS emergencycid, "
+               "f.grpnum IS NOT NULL AS followme, f.strategy AS followme_enabled, u.recording "
+               "FROM users u LEFT JOIN devices d ON d.id = u.extension "
+               "LEFT JOIN findmefollow f ON f.grpnum = u.extension ORDER BY u.extension")
+
+        def run_api():
+            return api.request("GET", PREFIX + "/extensions")[2]
+
+        def run_raw():
+            t0 = time.perf_counter()
+            cur.execute(sql)
+            rows = cur.fetchall()
+            json.dumps({"status": 200, "message": "OK", "data": list(rows)}, default=str, separators=(",", ":"),
+                       ensure_ascii=False)
+            return time.perf_counter() - t0
+
+        try:
+            a, b = self.interleaved(run_api, run_raw, self.n)
+        finally:
+            conn.close()
+        row = self.pair("GET /extensions vs 1 query", "extensions", a, b,
+                        "one SELECT of the same fields (users LEFT JOIN devices, findmefollow) + json.dumps",
+                        extra={"sql": sql})
+        log_pair(row)
 
     def section_extdump(self) -> None:
         log("\n== /extdump (all extensions): time, peak memory, queries")
