@@ -60,6 +60,7 @@ class Param:
     secret: bool = False  # redacted in the audit log
     check: Optional[Callable[[Any], Any]] = None  # extra validation; raise ValueError(why)
     example: Any = None
+    empty: bool = False  # '' is a value (it clears the field: PUT), not "not sent"; check() is not called for it
 
     def schema(self) -> Dict[str, Any]:
         k = self.kind
@@ -224,6 +225,9 @@ def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:
         if key not in declared:
             errors[key[:64] + ("..." if len(key) > 64 else "")] = "unknown parameter"
     for p in params:
+        if p.empty and raw.get(p.name) == "":
+            out[p.name] = ""
+            continue
         if p.name not in raw or raw[p.name] is None or (raw[p.name] == "" and p.kind not in ("boolean",)):
             if p.required:
                 errors[p.name] = "is required"
