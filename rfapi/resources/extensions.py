@@ -17,22 +17,44 @@ RECORDING = {"type": "object", "nullable": True, "description": "AstDB AMPUSER/<
                  "recOndemand": {"type": "string", "nullable": True},
                  "recPriority": {"type": "integer", "nullable": True}}}
 
+_N = {"nullable": True}
 EXTENSION = {
     "type": "object",
+    "description": "Every field PUT /extension/<ext> accepts is here under its PUT name, with the value a PUT "
+                   "needs to leave it unchanged (secret and voicemailpassword are null unless secrets=yes).",
     "required": ["extension", "name", "tech", "voicemail", "followme"],
     "properties": {
         "extension": {"type": "string"},
-        "name": {"type": "string"},
+        "name": {"type": "string", "description": "users.name (FreePBX turns < > into ( ))"},
+        "displayname": {"type": "string", "description": "the display name as given (devices.description)"},
         "tech": {"type": "string", "enum": ["pjsip", "sip", "virtual"],
                  "description": "FreePBX device tech (sip = chan_sip)"},
+        "secret": dict(_N, type="string", description="SIP secret; only with secrets=yes"),
         "voicemail": {"type": "boolean"},
         "voicemail_context": {"type": "string", "nullable": True},
         "email": {"type": "string", "nullable": True, "description": "comma-separated"},
+        "voicemailpassword": dict(_N, type="string", description="voicemail PIN; only with secrets=yes"),
+        "attach": dict(_N, type="boolean", description="voicemail.conf attach=yes|no"),
+        "saycid": dict(_N, type="boolean", description="voicemail.conf saycid=yes|no"),
+        "envelope": dict(_N, type="boolean", description="voicemail.conf envelope=yes|no"),
+        "vmdelete": dict(_N, type="boolean", description="voicemail.conf delete=yes|no"),
         "outboundcid": {"type": "string", "nullable": True},
         "emergencycid": {"type": "string", "nullable": True},
+        "ringtimer": {"type": "integer", "description": "seconds; 0 = the system's RINGTIMER"},
+        "callwaiting": dict(_N, type="string", enum=["enabled", "disabled"],
+                            description="AstDB CW/<ext>; null if AstDB was unreachable"),
+        "max_contacts": dict(_N, type="integer", description="PJSIP only"),
+        "dtmfmode": dict(_N, type="string", description="devices only"),
+        "noanswer_dest": {"type": "string", "description": "'' = none"},
+        "busy_dest": {"type": "string", "description": "'' = none"},
+        "chanunavail_dest": {"type": "string", "description": "'' = none"},
         "followme": {"type": "boolean", "description": "a Follow Me group exists"},
         "followme_enabled": {"type": "boolean", "nullable": True,
                              "description": "the dialplan would use it (AstDB followme/ddial)"},
+        "followmegrptime": dict(_N, type="integer"),
+        "recExternalIn": dict(_N, type="string"), "recExternalOut": dict(_N, type="string"),
+        "recInternalIn": dict(_N, type="string"), "recInternalOut": dict(_N, type="string"),
+        "recOndemand": dict(_N, type="string"), "recPriority": dict(_N, type="integer"),
         "recording": RECORDING,
     },
 }
@@ -84,21 +106,88 @@ def delete_extension(params, extension):
     return svc.delete(extension, params), "Deleted"
 
 
-resource.planned("/extension/<extension>", "PUT", "Update an extension (planned)")
+
+def _clearable(check):
+    """'' clears the field; anything else goes through the create check."""
+    return lambda v: v if v == "" else check(v)
+
+
+UPDATE_PARAMS = [
+    Param("tech", enum=("pjsip", "sip", "virtual"),
+          description="only the current value is accepted: changing the technology is refused (400)"),
+    Param("displayname", max_length=50, check=svc.check_displayname,
+          description="users.name, devices.description, the device's callerid, AMPUSER/<ext>/cidname and the "
+                      "mailbox's name"),
+    Param("secret", secret=True, max_length=128, check=svc.check_secret, description="SIP secret, 12-128 characters"),
+    Param("outboundcid", max_length=80, empty=True,
+          description='NANP number or "Name" <number> (the current value is always accepted); \'\' clears it'),
+    Param("emergencycid", max_length=20, empty=True,
+          description="NANP number (the current value is always accepted); '' clears it"),
+    Param("voicemail", kind="boolean",
+          description="yes adds the mailbox (voicemailpassword required); no removes it from voicemail.conf "
+                      "(the messages folder is kept)"),
+    Param("email", max_length=255, empty=True, check=_clearable(svc.check_email),
+          description="voicemail e-mail(s), comma-separated; '' clears it"),
+    Param("voicemailpassword", kind="digits", secret=True, min_length=4, max_length=12,
+          description="voicemail PIN, 4-12 digits"),
+    Param("attach", kind="boolean", description="voicemail: attach the recording to the e-mail"),
+    Param("saycid", kind="boolean", description="voicemail: say the caller ID"),
+    Param("envelope", kind="boolean", description="voicemail: play the envelope (date/time)"),
+    Param("vmdelete", kind="boolean", description="voicemail: delete the message after e-mailing it"),
+    Param("followme", kind="boolean", description="yes creates the Follow Me group (as create does); no deletes it"),
+    Param("followmegrptime", kind="integer", minimum=1, maximum=120, description="follow-me ring time, seconds"),
+    Param("ringtimer", kind="integer", minimum=0, maximum=120,
+          description="ring time in seconds (users.ringtimer, AMPUSER/<ext>/ringtimer); 0 = system default"),
+    Param("callwaiting", check=svc.check_callwaiting, max_length=10,
+          description="enabled | disabled (AstDB CW/<ext>)"),
+    Param("max_contacts", kind="integer", minimum=1, maximum=100,
+          description="PJSIP: contacts that may register (1 also sets remove_existing=yes, as FreePBX does)"),
+    Param("dtmfmode", check=svc.check_dtmfmode, max_length=12,
+          description="PJSIP: rfc4733, inband, info, auto, auto_info; chan_sip: rfc2833, inband, info, "
+                      "shortinfo, auto"),
+    Param("noanswer_dest", max_length=255, empty=True, check=_clearable(svc.check_destination),
+          description="optional destination if no answer (context,exten,priority; must exist); '' = none"),
+    Param("busy_dest", max_length=255, empty=True, check=_clearable(svc.check_destination),
+          description="optional destination if busy; '' = none"),
+    Param("chanunavail_dest", max_length=255, empty=True, check=_clearable(svc.check_destination),
+          description="optional destination if not reachable; '' = none"),
+    Param("recInternalIn", check=svc.check_recording, description=REC_HELP),
+    Param("recInternalOut", check=svc.check_recording, description=REC_HELP),
+    Param("recExternalIn", check=svc.check_recording, description=REC_HELP),
+    Param("recExternalOut", check=svc.check_recording, description=REC_HELP),
+    Param("recOndemand", check=svc.check_ondemand, description="enabled | disabled | override"),
+    Param("recPriority", kind="integer", minimum=0, maximum=20, description="0-20"),
+]
+
+
+@resource.route("/extension/<extension>", "PUT", summary="Change some settings of an extension (only what is sent)",
+                description="Each sent field gets the writes FreePBX's extension page makes for it (rows, AstDB "
+                            "keys, the voicemail.conf line); a field not sent is not touched, a value already set "
+                            "writes nothing. Same guarantees as create: per-number lock, one transaction, AstDB "
+                            "and voicemail.conf undone on failure. Sets need-reload when anything changed.",
+                params=UPDATE_PARAMS, response=EXTENSION, errors=(400, 404, 409, 502, 503, 504),
+                path_params={"extension": "extension number"})
+def update_extension(params, extension):
+    return svc.update(extension, params)
+
+
+SECRETS = Param("secrets", kind="boolean", default=False,
+                description="also the SIP secret and voicemail PIN (read live; written to the audit log)")
 
 
 @resource.route("/extensions", "GET", summary="Every extension (from the shared extensions cache)",
-                response={"type": "array", "items": EXTENSION}, errors=(503,))
+                params=[SECRETS], response={"type": "array", "items": EXTENSION}, errors=(503,))
 def list_extensions(params):
-    return extcache.all_extensions()
+    entries = extcache.all_extensions()
+    return svc.with_secrets(entries) if params.get("secrets") else entries
 
 
 @resource.route("/extensions/<extension>", "GET", summary="One extension (from the extensions cache)",
-                response=EXTENSION, errors=(404, 503), path_params={"extension": "extension number"})
+                params=[SECRETS], response=EXTENSION, errors=(404, 503), path_params={"extension": "extension number"})
 def get_extension(params, extension):
     entry = extcache.one(extension)
     if entry is None:
         from ..http import NotFound
 
         raise NotFound("Extension %s not found" % extension)
-    return entry
+    return svc.with_secrets([entry], extension)[0] if params.get("secrets") else entry
