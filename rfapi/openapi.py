@@ -73,6 +73,8 @@ def document(server: str = "") -> Dict[str, Any]:
                     "application/json": {"schema": body_schema},
                     "application/x-www-form-urlencoded": {"schema": body_schema},
                 }}
+                if any(p.kind == "file" for p in spec.params):
+                    op["requestBody"]["content"]["multipart/form-data"] = {"schema": body_schema}
             if not spec.envelope:
                 responses[str(spec.status)] = {"description": reason(spec.status), "content": {
                     "application/json": {"schema": spec.response or {"type": "object"}}}}

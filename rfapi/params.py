@@ -45,7 +45,7 @@ def truthy(value: Any) -> bool:
 @dataclass
 class Param:
     name: str
-    kind: str = "string"  # string | digits | integer | number | boolean | array | json | enum
+    kind: str = "string"  # string | digits | integer | number | boolean | array | json | enum | file
     required: bool = False
     default: Any = None
     description: str = ""
@@ -77,6 +77,8 @@ class Param:
             s["minItems"] = 1
         elif k == "json":
             s = {"type": "string", "description": "JSON-encoded"}
+        elif k == "file":
+            s = {"type": "string", "format": "binary", "description": "an uploaded file (multipart) or the text"}
         else:
             s = {"type": "string", "maxLength": self.max_length}
             if self.min_length:
@@ -126,6 +128,13 @@ class Param:
             raw = raw[0]
         if k == "boolean":
             return truthy(raw)
+        if k == "file":
+            # An upload (werkzeug FileStorage) or the same content as a plain field: bytes.
+            if hasattr(raw, "read"):
+                return raw.read()
+            if isinstance(raw, str):
+                return raw.encode("utf-8")
+            raise ValueError("must be an uploaded file or text")
         if k == "json":
             if not isinstance(raw, str):
                 return raw
