@@ -122,6 +122,8 @@ class Param:
             if not out:
                 raise ValueError("must not be empty")
             return out
+        if k == "json" and isinstance(raw, list) and not any(isinstance(v, str) for v in raw):
+            return raw  # a JSON array in a JSON body is the value itself, not a repeated field
         if isinstance(raw, list):
             if len(raw) != 1:
                 raise ValueError("given more than once")
