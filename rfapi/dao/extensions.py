@@ -194,3 +194,33 @@ def sip_secrets(db, number: Optional[str] = None) -> Dict[str, str]:
     else:
         rows = db.query("SELECT id, data FROM sip WHERE keyword = 'secret' AND id = %s", (number,))
     return {_text(r["id"]): _text(r["data"]) for r in rows}
+
+
+# -- bulk (POST /extensions/import) ------------------------------------------------------------------
+
+def rows_for(db, numbers: Sequence[str]):
+    """users, devices, sip and findmefollow rows of many numbers: four queries."""
+    marks = ", ".join(["%s"] * len(numbers))
+    args = tuple(numbers)
+    users = db.query("SELECT * FROM users WHERE extension IN (%s)" % marks, args)
+    devices = db.query("SELECT * FROM devices WHERE id IN (%s)" % marks, args)
+    sips = db.query("SELECT id, keyword, data, flags FROM sip WHERE id IN (%s)" % marks, args)
+    fms = db.query("SELECT * FROM findmefollow WHERE grpnum IN (%s)" % marks, args, missing_ok=True)
+    return users, devices, sips, fms
+
+
+def insert_users(tx, rows: Sequence[Dict[str, Any]]) -> None:
+    tx.executemany("INSERT INTO users (%s) VALUES (%s)" % (", ".join(USER_COLUMNS), ", ".join(["%s"] * len(USER_COLUMNS))),
+                   [[r[c] for c in USER_COLUMNS] for r in rows])
+
+
+def insert_devices(tx, rows: Sequence[Dict[str, Any]]) -> None:
+    tx.executemany("INSERT INTO devices (%s) VALUES (%s)"
+                   % (", ".join(DEVICE_COLUMNS), ", ".join(["%s"] * len(DEVICE_COLUMNS))),
+                   [[r[c] for c in DEVICE_COLUMNS] for r in rows])
+
+
+def insert_findmefollows(tx, rows: Sequence[Dict[str, Any]]) -> None:
+    tx.executemany("INSERT INTO findmefollow (%s) VALUES (%s)"
+                   % (", ".join(FINDMEFOLLOW_COLUMNS), ", ".join(["%s"] * len(FINDMEFOLLOW_COLUMNS))),
+                   [[r[c] for c in FINDMEFOLLOW_COLUMNS] for r in rows])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..routing import Resource
-from ..services import extcache
+from ..services import extcache, extimport
 from ..services import extensions as svc
 
 resource = Resource("extensions", "Extensions (users, devices) and the extensions cache listing")
@@ -191,3 +191,50 @@ def get_extension(params, extension):
 
         raise NotFound("Extension %s not found" % extension)
     return svc.with_secrets([entry], extension)[0] if params.get("secrets") else entry
+
+
+@resource.route("/extensions/export", "GET", summary="Every extension with every writable field (CSV or JSON)",
+                description="One row per extension with every field PUT /extension/<ext> accepts. CSV columns "
+                            "follow FreePBX's Bulk Handler where it has a name for the field (name, emergency_cid, "
+                            "voicemail_enable, voicemail_vmpwd, voicemail_email, findmefollow_enabled, "
+                            "findmefollow_grptime, callwaiting_enable, recording_in_internal, ...). The file is "
+                            "what POST /extensions/import reads back.",
+                params=[Param("format", enum=("csv", "json"), default="csv"), SECRETS],
+                response={"type": "array", "items": {"type": "object", "description": "extension and every "
+                                                     "PUT /extension field (format=json)"}},
+                produces="text/csv, application/json", errors=(503,))
+def export_extensions(params):
+    from flask import Response
+
+    ctype, data = extimport.export(params.get("format") or "csv", bool(params.get("secrets")))
+    name = "extensions.%s" % ("json" if ctype.startswith("application/json") else "csv")
+    return Response(data, 200, content_type=ctype,
+                    headers={"Content-Disposition": "attachment; filename=%s" % name, "Cache-Control": "no-store"})
+
+
+@resource.route("/extensions/import", "POST", summary="Create or update many extensions at once (all or nothing)",
+                description="Rows from a CSV file (multipart field file; columns as GET /extensions/export) or a "
+                            "JSON array (rows, or a .json file). A row creates the extension if it does not exist "
+                            "(as POST /extension/add; tech pjsip|sip|virtual, default the PBX's SIP driver) or "
+                            "updates it (as PUT /extension/<ext>: empty cells leave a field alone). Every row is "
+                            "validated first (number clashes, duplicates in the file, bad fields): any bad row -> "
+                            "400 with the per-row report and nothing written. Then one change for all rows, undone "
+                            "as a whole if a step fails. need-reload once, one audit line.",
+                params=[Param("file", kind="file", secret=True, description="CSV (or JSON array) of rows"),
+                        Param("rows", kind="json", secret=True, description="JSON array of row objects"),
+                        Param("dry_run", kind="boolean", default=False,
+                              description="validate every row against the PBX and answer the report; change "
+                                          "nothing"),
+                        Param("mode", enum=("auto", "create"), default="auto",
+                              description="create: rows for existing extensions are errors")],
+                response={"type": "object", "properties": {
+                    "dry_run": {"type": "boolean"}, "rows": {"type": "integer"}, "created": {"type": "integer"},
+                    "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "failed": {"type": "integer"},
+                    "report": {"type": "array", "items": {"type": "object", "properties": {
+                        "row": {"type": "integer"}, "extension": {"type": "string", "nullable": True},
+                        "action": {"type": "string", "nullable": True, "enum": ["create", "update", "unchanged"]},
+                        "errors": {"type": "object"}, "changed": {"type": "array", "items": {"type": "string"}},
+                        "secret": {"type": "string", "description": "generated SIP secret, shown this once"}}}}}},
+                errors=(400, 409, 502, 503, 504))
+def import_extensions(params):
+    return extimport.run(params, ADD_PARAMS, UPDATE_PARAMS)

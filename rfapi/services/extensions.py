@@ -826,6 +826,7 @@ class Change:
         self.ops: List[Op] = []
         self._astdb = dict(before)  # what AstDB will hold after self.ops
         self.vm_text: Optional[str] = None
+        self.vm_edits: List[Tuple[str, str, Optional[str]]] = []  # the same change as vmconf.apply_edits input
         self.changed: List[str] = []
         self._param = ""
 
@@ -1037,8 +1038,11 @@ def _plan_voicemail(ch: Change, n: str, p: Dict[str, Any], user, device, vm_text
         line = vmconf.mailbox_line(n, p["voicemailpassword"], _display_name(p, user, device, before, n),
                                    p.get("email") or "", "", options)
         text = vmconf.set_entry(vm_text, VM_CONTEXT, n, line)
+        ch.vm_edits.append((VM_CONTEXT, n, line))
         if vmconf.has_section(text, "pbxaliases"):
-            text = vmconf.set_entry(text, "pbxaliases", "%s@device" % n, "%s@device=%s@%s" % (n, n, VM_CONTEXT))
+            alias = "%s@device=%s@%s" % (n, n, VM_CONTEXT)
+            text = vmconf.set_entry(text, "pbxaliases", "%s@device" % n, alias)
+            ch.vm_edits.append(("pbxaliases", "%s@device" % n, alias))
         ch.set_vm_text(text, vm_text)
         ch.set_user("voicemail", VM_CONTEXT)
         ch.put("AMPUSER", u + "voicemail", VM_CONTEXT)
@@ -1053,7 +1057,9 @@ def _plan_voicemail(ch: Change, n: str, p: Dict[str, Any], user, device, vm_text
         text = vm_text
         for ctx in contexts:
             text, _ = vmconf.remove_entry(text, ctx, n)
+            ch.vm_edits.append((ctx, n, None))
         text, _ = vmconf.remove_entry(text, "pbxaliases", "%s@device" % n)
+        ch.vm_edits.append(("pbxaliases", "%s@device" % n, None))
         ch.set_vm_text(text, vm_text)
         ch.set_user("voicemail", "novm")
         ch.put("AMPUSER", u + "voicemail", "novm")
@@ -1080,6 +1086,7 @@ def _plan_voicemail(ch: Change, n: str, p: Dict[str, Any], user, device, vm_text
         new = vmconf.mailbox_line(n, pin, name, email, pager, _options_of(options))
         if vmconf.parse_mailbox(new.split("=", 1)[1]) != cur:
             ch.set_vm_text(vmconf.set_entry(vm_text, box_ctx, n, new), vm_text)
+            ch.vm_edits[:] = [(box_ctx, n, new)]
 
 
 def _plan_followme(ch: Change, n: str, p: Dict[str, Any], settings: Dict[str, str], cur_fm: bool, want_fm: bool,
