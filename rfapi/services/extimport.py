@@ -46,6 +46,34 @@ FROM_COLUMN = dict([(c, f) for f, c in CSV_NAMES] + [(f, f) for f in FIELDS])
 EXTTYPE_OF_TECH = {"pjsip": "pjsip", "sip": "chansip", "chansip": "chansip", "virtual": "virtual"}
 VM_OPTION_FIELDS = tuple(p for p, _ in ext.VM_OPTIONS)
 MAX_ROWS = 5000
+# Above this many rows the AstDB families are read whole, once, instead of a few
+# DBGetTree per row: Asterisk answers a DBGetTree with a scan of its whole astdb
+# table (key || '/' LIKE prefix), so per-row trees would cost rows x table size.
+BULK_READ_ROWS = 20
+
+
+class AstdbView:
+    """The current AstDB keys under the roots of many extensions, read once per family
+    (or per root for a small import); ``trees(roots)`` answers like extensions.read_trees."""
+
+    def __init__(self, ami, roots: List[Tuple[str, str]], bulk: bool):
+        self.ami = ami
+        self.bulk = bulk
+        self.index: Dict[Tuple[str, str], Dict[str, str]] = {}
+        if bulk:
+            for family in sorted({f for f, _k in roots}):
+                for key, val in extcache._family_tree(ami, family).items():
+                    parts = key.split("/", 3)  # '', family, first key part, rest
+                    if len(parts) >= 3:
+                        self.index.setdefault((parts[1], parts[2]), {})[key] = val
+
+    def trees(self, roots: List[Tuple[str, str]]) -> Dict[str, str]:
+        if not self.bulk:
+            return ext.read_trees(self.ami, roots)
+        out: Dict[str, str] = {}
+        for family, key in roots:
+            out.update(self.index.get((family, key), {}))
+        return out
 
 
 # ---------------------------------------------------------------------------
@@ -270,6 +298,8 @@ def run(p: Dict[str, Any], add_params, update_params) -> Tuple[Dict[str, Any], s
         for n in numbers:
             stack.enter_context(ext.NumberLock(db, n))
         current = _current(db, numbers)
+        roots = [root for n in numbers for root in (ext.delete_roots(n) if n in current else _create_roots(n))]
+        astdb = AstdbView(ami, roots, len(numbers) > BULK_READ_ROWS)
         vm = stack.enter_context(vmconf.Editor(rt.path("voicemail_conf")))
         for row in rows:
             if row.errors:
@@ -278,7 +308,7 @@ def run(p: Dict[str, Any], add_params, update_params) -> Tuple[Dict[str, Any], s
                 if only_create:
                     row.errors["extension"] = "already exists (mode=create)"
                     continue
-                row.before = ext.read_trees(ami, ext.delete_roots(row.number))
+                row.before = astdb.trees(ext.delete_roots(row.number))
                 _plan_update(row, update_params, settings, vm.text, current[row.number], db)
             else:
                 if not ext.NUMBER_RE.fullmatch(row.number):
@@ -298,7 +328,7 @@ def run(p: Dict[str, Any], add_params, update_params) -> Tuple[Dict[str, Any], s
             return summary, "Dry run: nothing was changed"
         todo = [r for r in rows if r.action in ("create", "update")]
         if todo:
-            secrets = _write(db, ami, vm, todo)
+            secrets = _write(db, ami, vm, todo, astdb)
             for r in summary["report"]:
                 if r["extension"] in secrets:
                     r["secret"] = secrets[r["extension"]]
@@ -339,7 +369,13 @@ def _current(db, numbers: List[str]) -> Dict[str, Tuple[Any, Any, Any, Any]]:
     return {n: (u, d, sip if d else {}, f) for n, (u, d, sip, f) in out.items()}
 
 
-def _write(db, ami, vm: vmconf.Editor, todo: List[Row]) -> Dict[str, str]:
+def _create_roots(n: str) -> List[Tuple[str, str]]:
+    plan = ext.Plan()
+    plan.number = n
+    return plan.roots()
+
+
+def _write(db, ami, vm: vmconf.Editor, todo: List[Row], astdb: AstdbView) -> Dict[str, str]:
     """Everything in one change, undone as a whole on failure. Returns generated secrets."""
     undo = ext.Undo()
     before: Dict[str, str] = {}
@@ -350,7 +386,7 @@ def _write(db, ami, vm: vmconf.Editor, todo: List[Row]) -> Dict[str, str]:
     for r in todo:
         if r.plan is not None:
             plan = r.plan
-            r.before = ext.read_trees(ami, plan.roots())
+            r.before = astdb.trees(plan.roots())
             ch = r.change
             if ch is not None:
                 plan.user.update(ch.user)
