@@ -73,13 +73,18 @@ def document(server: str = "") -> Dict[str, Any]:
                     "application/json": {"schema": body_schema},
                     "application/x-www-form-urlencoded": {"schema": body_schema},
                 }}
+                if any(p.kind == "file" for p in spec.params):
+                    op["requestBody"]["content"]["multipart/form-data"] = {"schema": body_schema}
             if not spec.envelope:
                 responses[str(spec.status)] = {"description": reason(spec.status), "content": {
                     "application/json": {"schema": spec.response or {"type": "object"}}}}
             elif spec.produces != "application/json":
-                responses[str(spec.status)] = {"description": "The file",
-                                               "content": {spec.produces: {"schema": {"type": "string",
-                                                                                      "format": "binary"}}}}
+                # "a, b": a download in one of several types (e.g. format=csv|json)
+                binary = {"type": "string", "format": "binary"}
+                responses[str(spec.status)] = {"description": "The file", "content": {
+                    ct.strip(): {"schema": (spec.response or {"type": "object"})
+                                 if ct.strip() == "application/json" else binary}
+                    for ct in spec.produces.split(",")}}
             else:
                 responses[str(spec.status)] = _response(spec.status, spec.response)
             if spec.params or "<" in spec.rule:

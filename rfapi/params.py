@@ -49,7 +49,7 @@ def truthy(value: Any) -> bool:
 @dataclass
 class Param:
     name: str
-    kind: str = "string"  # string | digits | integer | number | boolean | array | json | enum
+    kind: str = "string"  # string | digits | integer | number | boolean | array | json | enum | file
     required: bool = False
     default: Any = None
     description: str = ""
@@ -64,6 +64,7 @@ class Param:
     secret: bool = False  # redacted in the audit log
     check: Optional[Callable[[Any], Any]] = None  # extra validation; raise ValueError(why)
     example: Any = None
+    empty: bool = False  # '' is a value (it clears the field: PUT), not "not sent"; check() is not called for it
 
     def schema(self) -> Dict[str, Any]:
         k = self.kind
@@ -80,6 +81,8 @@ class Param:
             s["minItems"] = 1
         elif k == "json":
             s = {"type": "string", "description": "JSON-encoded"}
+        elif k == "file":
+            s = {"type": "string", "format": "binary", "description": "an uploaded file (multipart) or the text"}
         else:
             s = {"type": "string", "maxLength": self.max_length}
             if self.min_length:
@@ -123,12 +126,21 @@ class Param:
             if not out:
                 raise ValueError("must not be empty")
             return out
+        if k == "json" and isinstance(raw, list) and not any(isinstance(v, str) for v in raw):
+            return raw  # a JSON array in a JSON body is the value itself, not a repeated field
         if isinstance(raw, list):
             if len(raw) != 1:
                 raise ValueError("given more than once")
             raw = raw[0]
         if k == "boolean":
             return truthy(raw)
+        if k == "file":
+            # An upload (werkzeug FileStorage) or the same content as a plain field: bytes.
+            if hasattr(raw, "read"):
+                return raw.read()
+            if isinstance(raw, str):
+                return raw.encode("utf-8")
+            raise ValueError("must be an uploaded file or text")
         if k == "json":
             if not isinstance(raw, str):
                 return raw
@@ -228,6 +240,9 @@ def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:
         if key not in declared:
             errors[key[:64] + ("..." if len(key) > 64 else "")] = "unknown parameter"
     for p in params:
+        if p.empty and raw.get(p.name) == "":
+            out[p.name] = ""
+            continue
         if p.name not in raw or raw[p.name] is None or (raw[p.name] == "" and p.kind not in ("boolean",)):
             if p.required:
                 errors[p.name] = "is required"

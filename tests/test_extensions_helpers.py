@@ -80,3 +80,41 @@ def without(snapshot: Dict[str, Any], table: str, predicate) -> Dict[str, Any]:
     out["db"] = {k: dict(v) for k, v in snapshot["db"].items()}
     out["db"]["config"][table] = [r for r in snapshot["db"]["config"][table] if not predicate(r)]
     return out
+
+
+REC_NAMES = ("recExternalIn", "recExternalOut", "recInternalIn", "recInternalOut", "recOndemand", "recPriority")
+
+
+def readback(entry: Dict[str, Any], **fields) -> Dict[str, Any]:
+    """``entry`` (the fields every listing had before issue 13) plus the read-back fields
+    of GET /extensions: the recording settings flat, and every other PUT field at the value
+    a fresh extension of that kind has, unless given in ``fields``."""
+    out = dict(entry)
+    rec = entry.get("recording")
+    for k in REC_NAMES:
+        out[k] = rec[k] if rec else None
+    vm = entry["voicemail"]
+    tech = entry["tech"]
+    out.update({
+        "displayname": entry["name"], "secret": None, "voicemailpassword": None,
+        "attach": False if vm else None, "saycid": False if vm else None, "envelope": False if vm else None,
+        "vmdelete": False if vm else None, "ringtimer": 0, "callwaiting": "enabled" if rec else None,
+        "max_contacts": 1 if tech == "pjsip" else None,
+        "dtmfmode": {"pjsip": "rfc4733", "sip": "rfc2833"}.get(tech),
+        "noanswer_dest": "", "busy_dest": "", "chanunavail_dest": "",
+        "followmegrptime": 20 if entry["followme"] else None,
+    })
+    out.update(fields)
+    return out
+
+
+def office_readback(e: Dict[str, Any], entry: Dict[str, Any]) -> Dict[str, Any]:
+    """readback() of office extension e (tests/support/office.py) whose base entry is ``entry``."""
+    opts = dict(e["vm_options"])
+    vmb = (lambda k: opts.get(k) == "yes") if e["voicemail"] else (lambda k: None)
+    return readback(
+        entry, attach=vmb("attach"), saycid=vmb("saycid"), envelope=vmb("envelope"), vmdelete=vmb("delete"),
+        ringtimer=e["ringtimer"] or 0, max_contacts=int(e["max_contacts"]) if e["tech"] == "pjsip" else None,
+        callwaiting=("enabled" if e["callwaiting"] else "disabled") if entry.get("recording") else None,
+        noanswer_dest=e["noanswer_dest"], busy_dest=e["busy_dest"], chanunavail_dest=e["chanunavail_dest"],
+        followmegrptime=e["followme_grptime"] if e["followme"] else None)

@@ -66,3 +66,13 @@ def core_major_version(db) -> Optional[int]:
         if m:
             best = max(best or 0, int(m.group(1)))
     return best
+
+
+def update(tx, did: str, cidnum: Optional[str], values: Dict[str, Any]) -> int:
+    """Core::editDIDProperties: only the given columns of the route (did, cidnum).
+    ``<=>``: a NULL cidnum (rows written by hand) is matched as NULL."""
+    cols = [c for c in values if c in COLUMNS and c not in ("extension", "cidnum")]
+    if len(cols) != len(values):
+        raise ValueError("not an editable incoming column: %s" % ", ".join(sorted(set(values) - set(cols))))
+    return tx.execute("UPDATE incoming SET %s WHERE extension = %%s AND cidnum <=> %%s"
+                      % ", ".join("`%s` = %%s" % c for c in cols), [values[c] for c in cols] + [did, cidnum])

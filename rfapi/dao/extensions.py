@@ -78,19 +78,24 @@ def sip_rows(db, number: str) -> List[Dict[str, Any]]:
                           (number,)), "id", number)
 
 
+_LISTING = (
+    "SELECT u.extension, u.name, u.voicemail, u.outboundcid, u.ringtimer, u.noanswer_dest, u.busy_dest, "
+    "u.chanunavail_dest, d.tech, d.emergency_cid, d.description, {fm}, sd.data AS sip_dtmfmode, "
+    "sm.data AS sip_max_contacts FROM users u LEFT JOIN devices d ON d.id = u.extension {fmjoin}"
+    "LEFT JOIN sip sd ON sd.id = u.extension AND sd.keyword = 'dtmfmode' "
+    "LEFT JOIN sip sm ON sm.id = u.extension AND sm.keyword = 'max_contacts'")
+
+
 def listing(db) -> List[Dict[str, Any]]:
-    """Everything the extensions cache needs from SQL, in one query."""
+    """Everything the extensions cache needs from SQL, in one query (the two sip
+    lookups are primary-key lookups: sip's key is (id, keyword))."""
     try:
-        return db.query(
-            "SELECT u.extension, u.name, u.voicemail, u.outboundcid, d.tech, d.emergency_cid, "
-            "f.grpnum AS fm_grpnum FROM users u LEFT JOIN devices d ON d.id = u.extension "
-            "LEFT JOIN findmefollow f ON f.grpnum = u.extension")
+        return db.query(_LISTING.format(fm="f.grpnum AS fm_grpnum, f.grptime AS fm_grptime",
+                                        fmjoin="LEFT JOIN findmefollow f ON f.grpnum = u.extension "))
     except Exception as exc:  # findmefollow module not installed: list without it
         if getattr(exc, "args", [None])[0] != 1146:
             raise
-        return db.query(
-            "SELECT u.extension, u.name, u.voicemail, u.outboundcid, d.tech, d.emergency_cid, "
-            "NULL AS fm_grpnum FROM users u LEFT JOIN devices d ON d.id = u.extension")
+        return db.query(_LISTING.format(fm="NULL AS fm_grpnum, NULL AS fm_grptime", fmjoin=""))
 
 
 def fingerprint(db) -> List[Any]:
@@ -141,3 +146,84 @@ def has_table(db, name: str) -> bool:
     rows = db.query("SELECT 1 AS x FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
                     "AND TABLE_NAME = %s", (name,))
     return bool(rows)
+
+
+# -- partial updates (PUT /extension/<ext>): column names come from the fixed lists above ------------
+
+def _update(tx, table: str, allowed: Sequence[str], where: str, key: str, values: Dict[str, Any]) -> int:
+    if not values:
+        return 0
+    cols = list(values)
+    bad = [c for c in cols if c not in allowed]
+    if bad:
+        raise ValueError("not a %s column: %s" % (table, ", ".join(bad)))
+    return tx.execute("UPDATE %s SET %s WHERE %s = %%s" % (table, ", ".join("`%s` = %%s" % c for c in cols), where),
+                      [values[c] for c in cols] + [key])
+
+
+def update_user(tx, number: str, values: Dict[str, Any]) -> int:
+    return _update(tx, "users", USER_COLUMNS, "extension", number, values)
+
+
+def update_device(tx, number: str, values: Dict[str, Any]) -> int:
+    return _update(tx, "devices", DEVICE_COLUMNS, "id", number, values)
+
+
+def update_findmefollow(tx, number: str, values: Dict[str, Any]) -> int:
+    return _update(tx, "findmefollow", FINDMEFOLLOW_COLUMNS, "grpnum", number, values)
+
+
+def delete_findmefollow(tx, number: str) -> int:
+    return tx.execute("DELETE FROM findmefollow WHERE grpnum = %s", (number,))
+
+
+def set_sip(tx, number: str, values: Dict[str, str], current: Dict[str, Any]) -> None:
+    """Change sip rows of one device: UPDATE the keywords it has, INSERT the others
+    after its last flag (FreePBX's flags are just an increasing order)."""
+    next_flag = max([f for _d, f in current.values()] or [1]) + 1
+    for keyword, data in values.items():
+        if keyword in current:
+            tx.execute("UPDATE sip SET data = %s WHERE id = %s AND keyword = %s", (data, number, keyword))
+        else:
+            tx.execute("INSERT INTO sip (id, keyword, data, flags) VALUES (%s, %s, %s, %s)",
+                       (number, keyword, data, next_flag))
+            next_flag += 1
+
+
+def sip_secrets(db, number: Optional[str] = None) -> Dict[str, str]:
+    """{device id: SIP secret} for one device or all."""
+    if number is None:
+        rows = db.query("SELECT id, data FROM sip WHERE keyword = 'secret'")
+    else:
+        rows = db.query("SELECT id, data FROM sip WHERE keyword = 'secret' AND id = %s", (number,))
+    return {_text(r["id"]): _text(r["data"]) for r in rows}
+
+
+# -- bulk (POST /extensions/import) ------------------------------------------------------------------
+
+def rows_for(db, numbers: Sequence[str]):
+    """users, devices, sip and findmefollow rows of many numbers: four queries."""
+    marks = ", ".join(["%s"] * len(numbers))
+    args = tuple(numbers)
+    users = db.query("SELECT * FROM users WHERE extension IN (%s)" % marks, args)
+    devices = db.query("SELECT * FROM devices WHERE id IN (%s)" % marks, args)
+    sips = db.query("SELECT id, keyword, data, flags FROM sip WHERE id IN (%s)" % marks, args)
+    fms = db.query("SELECT * FROM findmefollow WHERE grpnum IN (%s)" % marks, args, missing_ok=True)
+    return users, devices, sips, fms
+
+
+def insert_users(tx, rows: Sequence[Dict[str, Any]]) -> None:
+    tx.executemany("INSERT INTO users (%s) VALUES (%s)" % (", ".join(USER_COLUMNS), ", ".join(["%s"] * len(USER_COLUMNS))),
+                   [[r[c] for c in USER_COLUMNS] for r in rows])
+
+
+def insert_devices(tx, rows: Sequence[Dict[str, Any]]) -> None:
+    tx.executemany("INSERT INTO devices (%s) VALUES (%s)"
+                   % (", ".join(DEVICE_COLUMNS), ", ".join(["%s"] * len(DEVICE_COLUMNS))),
+                   [[r[c] for c in DEVICE_COLUMNS] for r in rows])
+
+
+def insert_findmefollows(tx, rows: Sequence[Dict[str, Any]]) -> None:
+    tx.executemany("INSERT INTO findmefollow (%s) VALUES (%s)"
+                   % (", ".join(FINDMEFOLLOW_COLUMNS), ", ".join(["%s"] * len(FINDMEFOLLOW_COLUMNS))),
+                   [[r[c] for c in FINDMEFOLLOW_COLUMNS] for r in rows])

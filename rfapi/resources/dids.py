@@ -56,3 +56,21 @@ def add_did(params):
                 response=ROUTES, errors=(404, 503, 504), path_params=DID_PATH)
 def delete_did(params, did):
     return dids.delete_did(did)
+
+
+@resource.route("/did/<did>", "PUT", summary="Change an inbound route (only what is sent), like FreePBX's edit",
+                description="Core::editDIDProperties: the sent columns of one route, validated like POST /did/add; "
+                            "sets need-reload when something changed. A DID with several routes (different caller "
+                            "IDs) needs cidnum to say which one.",
+                response=ROUTE, errors=(400, 404, 503, 504), path_params=DID_PATH, params=[
+                    Param("cidnum", max_length=50, empty=True,
+                          description="caller-ID number of the route ('' = the any-caller route); required when "
+                                      "the DID has several routes"),
+                    Param("destination", max_length=50, pattern=r"[^,]+,[^,]+,[^,]+",
+                          pattern_help="must be context,exten,priority",
+                          description="Where calls go (context,exten,priority); must exist on the PBX"),
+                    Param("description", max_length=80, empty=True, description="'' clears it"),
+                    Param("mohclass", max_length=80, description="Music-on-hold class; must exist"),
+                ])
+def update_did(params, did):
+    return dids.update_did(did, params)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..routing import Resource
-from ..services import extcache
+from ..services import extcache, extimport
 from ..services import extensions as svc
 
 resource = Resource("extensions", "Extensions (users, devices) and the extensions cache listing")
@@ -17,22 +17,44 @@ RECORDING = {"type": "object", "nullable": True, "description": "AstDB AMPUSER/<
                  "recOndemand": {"type": "string", "nullable": True},
                  "recPriority": {"type": "integer", "nullable": True}}}
 
+_N = {"nullable": True}
 EXTENSION = {
     "type": "object",
+    "description": "Every field PUT /extension/<ext> accepts is here under its PUT name, with the value a PUT "
+                   "needs to leave it unchanged (secret and voicemailpassword are null unless secrets=yes).",
     "required": ["extension", "name", "tech", "voicemail", "followme"],
     "properties": {
         "extension": {"type": "string"},
-        "name": {"type": "string"},
+        "name": {"type": "string", "description": "users.name (FreePBX turns < > into ( ))"},
+        "displayname": {"type": "string", "description": "the display name as given (devices.description)"},
         "tech": {"type": "string", "enum": ["pjsip", "sip", "virtual"],
                  "description": "FreePBX device tech (sip = chan_sip)"},
+        "secret": dict(_N, type="string", description="SIP secret; only with secrets=yes"),
         "voicemail": {"type": "boolean"},
         "voicemail_context": {"type": "string", "nullable": True},
         "email": {"type": "string", "nullable": True, "description": "comma-separated"},
+        "voicemailpassword": dict(_N, type="string", description="voicemail PIN; only with secrets=yes"),
+        "attach": dict(_N, type="boolean", description="voicemail.conf attach=yes|no"),
+        "saycid": dict(_N, type="boolean", description="voicemail.conf saycid=yes|no"),
+        "envelope": dict(_N, type="boolean", description="voicemail.conf envelope=yes|no"),
+        "vmdelete": dict(_N, type="boolean", description="voicemail.conf delete=yes|no"),
         "outboundcid": {"type": "string", "nullable": True},
         "emergencycid": {"type": "string", "nullable": True},
+        "ringtimer": {"type": "integer", "description": "seconds; 0 = the system's RINGTIMER"},
+        "callwaiting": dict(_N, type="string", enum=["enabled", "disabled"],
+                            description="AstDB CW/<ext>; null if AstDB was unreachable"),
+        "max_contacts": dict(_N, type="integer", description="PJSIP only"),
+        "dtmfmode": dict(_N, type="string", description="devices only"),
+        "noanswer_dest": {"type": "string", "description": "'' = none"},
+        "busy_dest": {"type": "string", "description": "'' = none"},
+        "chanunavail_dest": {"type": "string", "description": "'' = none"},
         "followme": {"type": "boolean", "description": "a Follow Me group exists"},
         "followme_enabled": {"type": "boolean", "nullable": True,
                              "description": "the dialplan would use it (AstDB followme/ddial)"},
+        "followmegrptime": dict(_N, type="integer"),
+        "recExternalIn": dict(_N, type="string"), "recExternalOut": dict(_N, type="string"),
+        "recInternalIn": dict(_N, type="string"), "recInternalOut": dict(_N, type="string"),
+        "recOndemand": dict(_N, type="string"), "recPriority": dict(_N, type="integer"),
         "recording": RECORDING,
     },
 }
@@ -84,21 +106,135 @@ def delete_extension(params, extension):
     return svc.delete(extension, params), "Deleted"
 
 
-resource.planned("/extension/<extension>", "PUT", "Update an extension (planned)")
+
+def _clearable(check):
+    """'' clears the field; anything else goes through the create check."""
+    return lambda v: v if v == "" else check(v)
+
+
+UPDATE_PARAMS = [
+    Param("tech", enum=("pjsip", "sip", "virtual"),
+          description="only the current value is accepted: changing the technology is refused (400)"),
+    Param("displayname", max_length=50, check=svc.check_displayname,
+          description="users.name, devices.description, the device's callerid, AMPUSER/<ext>/cidname and the "
+                      "mailbox's name"),
+    Param("secret", secret=True, max_length=128, check=svc.check_secret, description="SIP secret, 12-128 characters"),
+    Param("outboundcid", max_length=80, empty=True,
+          description='NANP number or "Name" <number> (the current value is always accepted); \'\' clears it'),
+    Param("emergencycid", max_length=20, empty=True,
+          description="NANP number (the current value is always accepted); '' clears it"),
+    Param("voicemail", kind="boolean",
+          description="yes adds the mailbox (voicemailpassword required); no removes it from voicemail.conf "
+                      "(the messages folder is kept)"),
+    Param("email", max_length=255, empty=True, check=_clearable(svc.check_email),
+          description="voicemail e-mail(s), comma-separated; '' clears it"),
+    Param("voicemailpassword", kind="digits", secret=True, min_length=4, max_length=12,
+          description="voicemail PIN, 4-12 digits"),
+    Param("attach", kind="boolean", description="voicemail: attach the recording to the e-mail"),
+    Param("saycid", kind="boolean", description="voicemail: say the caller ID"),
+    Param("envelope", kind="boolean", description="voicemail: play the envelope (date/time)"),
+    Param("vmdelete", kind="boolean", description="voicemail: delete the message after e-mailing it"),
+    Param("followme", kind="boolean", description="yes creates the Follow Me group (as create does); no deletes it"),
+    Param("followmegrptime", kind="integer", minimum=1, maximum=120, description="follow-me ring time, seconds"),
+    Param("ringtimer", kind="integer", minimum=0, maximum=120,
+          description="ring time in seconds (users.ringtimer, AMPUSER/<ext>/ringtimer); 0 = system default"),
+    Param("callwaiting", check=svc.check_callwaiting, max_length=10,
+          description="enabled | disabled (AstDB CW/<ext>)"),
+    Param("max_contacts", kind="integer", minimum=1, maximum=100,
+          description="PJSIP: contacts that may register (1 also sets remove_existing=yes, as FreePBX does)"),
+    Param("dtmfmode", check=svc.check_dtmfmode, max_length=12,
+          description="PJSIP: rfc4733, inband, info, auto, auto_info; chan_sip: rfc2833, inband, info, "
+                      "shortinfo, auto"),
+    Param("noanswer_dest", max_length=255, empty=True, check=_clearable(svc.check_destination),
+          description="optional destination if no answer (context,exten,priority; must exist); '' = none"),
+    Param("busy_dest", max_length=255, empty=True, check=_clearable(svc.check_destination),
+          description="optional destination if busy; '' = none"),
+    Param("chanunavail_dest", max_length=255, empty=True, check=_clearable(svc.check_destination),
+          description="optional destination if not reachable; '' = none"),
+    Param("recInternalIn", check=svc.check_recording, description=REC_HELP),
+    Param("recInternalOut", check=svc.check_recording, description=REC_HELP),
+    Param("recExternalIn", check=svc.check_recording, description=REC_HELP),
+    Param("recExternalOut", check=svc.check_recording, description=REC_HELP),
+    Param("recOndemand", check=svc.check_ondemand, description="enabled | disabled | override"),
+    Param("recPriority", kind="integer", minimum=0, maximum=20, description="0-20"),
+]
+
+
+@resource.route("/extension/<extension>", "PUT", summary="Change some settings of an extension (only what is sent)",
+                description="Each sent field gets the writes FreePBX's extension page makes for it (rows, AstDB "
+                            "keys, the voicemail.conf line); a field not sent is not touched, a value already set "
+                            "writes nothing. Same guarantees as create: per-number lock, one transaction, AstDB "
+                            "and voicemail.conf undone on failure. Sets need-reload when anything changed.",
+                params=UPDATE_PARAMS, response=EXTENSION, errors=(400, 404, 409, 502, 503, 504),
+                path_params={"extension": "extension number"})
+def update_extension(params, extension):
+    return svc.update(extension, params)
+
+
+SECRETS = Param("secrets", kind="boolean", default=False,
+                description="also the SIP secret and voicemail PIN (read live; written to the audit log)")
 
 
 @resource.route("/extensions", "GET", summary="Every extension (from the shared extensions cache)",
-                response={"type": "array", "items": EXTENSION}, errors=(503,))
+                params=[SECRETS], response={"type": "array", "items": EXTENSION}, errors=(503,))
 def list_extensions(params):
-    return extcache.all_extensions()
+    entries = extcache.all_extensions()
+    return svc.with_secrets(entries) if params.get("secrets") else entries
 
 
 @resource.route("/extensions/<extension>", "GET", summary="One extension (from the extensions cache)",
-                response=EXTENSION, errors=(404, 503), path_params={"extension": "extension number"})
+                params=[SECRETS], response=EXTENSION, errors=(404, 503), path_params={"extension": "extension number"})
 def get_extension(params, extension):
     entry = extcache.one(extension)
     if entry is None:
         from ..http import NotFound
 
         raise NotFound("Extension %s not found" % extension)
-    return entry
+    return svc.with_secrets([entry], extension)[0] if params.get("secrets") else entry
+
+
+@resource.route("/extensions/export", "GET", summary="Every extension with every writable field (CSV or JSON)",
+                description="One row per extension with every field PUT /extension/<ext> accepts. CSV columns "
+                            "follow FreePBX's Bulk Handler where it has a name for the field (name, emergency_cid, "
+                            "voicemail_enable, voicemail_vmpwd, voicemail_email, findmefollow_enabled, "
+                            "findmefollow_grptime, callwaiting_enable, recording_in_internal, ...). The file is "
+                            "what POST /extensions/import reads back.",
+                params=[Param("format", enum=("csv", "json"), default="csv"), SECRETS],
+                response={"type": "array", "items": {"type": "object", "description": "extension and every "
+                                                     "PUT /extension field (format=json)"}},
+                produces="text/csv, application/json", errors=(503,))
+def export_extensions(params):
+    from flask import Response
+
+    ctype, data = extimport.export(params.get("format") or "csv", bool(params.get("secrets")))
+    name = "extensions.%s" % ("json" if ctype.startswith("application/json") else "csv")
+    return Response(data, 200, content_type=ctype,
+                    headers={"Content-Disposition": "attachment; filename=%s" % name, "Cache-Control": "no-store"})
+
+
+@resource.route("/extensions/import", "POST", summary="Create or update many extensions at once (all or nothing)",
+                description="Rows from a CSV file (multipart field file; columns as GET /extensions/export) or a "
+                            "JSON array (rows, or a .json file). A row creates the extension if it does not exist "
+                            "(as POST /extension/add; tech pjsip|sip|virtual, default the PBX's SIP driver) or "
+                            "updates it (as PUT /extension/<ext>: empty cells leave a field alone). Every row is "
+                            "validated first (number clashes, duplicates in the file, bad fields): any bad row -> "
+                            "400 with the per-row report and nothing written. Then one change for all rows, undone "
+                            "as a whole if a step fails. need-reload once, one audit line.",
+                params=[Param("file", kind="file", secret=True, description="CSV (or JSON array) of rows"),
+                        Param("rows", kind="json", secret=True, description="JSON array of row objects"),
+                        Param("dry_run", kind="boolean", default=False,
+                              description="validate every row against the PBX and answer the report; change "
+                                          "nothing"),
+                        Param("mode", enum=("auto", "create"), default="auto",
+                              description="create: rows for existing extensions are errors")],
+                response={"type": "object", "properties": {
+                    "dry_run": {"type": "boolean"}, "rows": {"type": "integer"}, "created": {"type": "integer"},
+                    "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "failed": {"type": "integer"},
+                    "report": {"type": "array", "items": {"type": "object", "properties": {
+                        "row": {"type": "integer"}, "extension": {"type": "string", "nullable": True},
+                        "action": {"type": "string", "nullable": True, "enum": ["create", "update", "unchanged"]},
+                        "errors": {"type": "object"}, "changed": {"type": "array", "items": {"type": "string"}},
+                        "secret": {"type": "string", "description": "generated SIP secret, shown this once"}}}}}},
+                errors=(400, 409, 502, 503, 504))
+def import_extensions(params):
+    return extimport.run(params, ADD_PARAMS, UPDATE_PARAMS)

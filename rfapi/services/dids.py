@@ -5,7 +5,7 @@ Add = ``Core::addDID`` with ``addDIDDefaults`` (WRITES.md §3); delete =
 FreePBX's need-reload flag (the dialplan ``ext-did-*`` is generated from SQL)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, TypeVar
+from typing import Any, Callable, Dict, List, Tuple, TypeVar
 
 import MySQLdb
 
@@ -128,3 +128,46 @@ def delete_did(did: str) -> List[Dict[str, Any]]:
     removed = retry_tx(work, "the inbound routes")
     audit.record("did.delete", removed)
     return removed
+
+
+def update_did(did: str, params: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
+    """Core::editDIDProperties: UPDATE only the sent columns of one route, addressed
+    by DID and caller ID (``cidnum``; needed only when the DID has several routes)."""
+    db = runtime().db
+    sent = {k: v for k, v in params.items() if v is not None}
+    errors: Dict[str, str] = {}
+    if "destination" in sent and not catalog.destination_exists(sent["destination"]):
+        errors["destination"] = "is not a destination that exists on this PBX (see /pbx/framework/destinations)"
+    if "mohclass" in sent and not catalog.mohclass_exists(sent["mohclass"]):
+        errors["mohclass"] = "is not a music-on-hold class that exists on this PBX (see /pbx/framework/mohclasses)"
+    if errors:
+        raise BadRequest(errors)
+    values = {k: sent[k] for k in ("destination", "description", "mohclass") if k in sent}
+
+    def work() -> Tuple[Dict[str, Any], List[str]]:
+        with db.transaction() as tx:
+            rows = dao.routes_for(tx, did, lock=True)
+            if not rows:
+                raise NotFound("No inbound route for DID %s" % did)
+            if "cidnum" in sent:
+                rows = [r for r in rows if (r["cidnum"] or "") == sent["cidnum"]]
+                if not rows:
+                    raise NotFound("DID %s has no inbound route for caller ID '%s'" % (did, sent["cidnum"]))
+            elif len(rows) > 1:
+                raise BadRequest({"cidnum": "is required: DID %s has %d inbound routes (caller IDs %s)" % (
+                    did, len(rows), ", ".join("'%s'" % (r["cidnum"] or "") for r in rows))})
+            row = rows[0]
+            changes = {k: v for k, v in values.items() if (row[k] or "") != v}
+            if not changes:
+                return row, []
+            dao.update(tx, did, row["cidnum"], changes)
+            framework_dao.set_need_reload(tx)
+            cid = row["cidnum"] or ""
+            updated = [r for r in dao.routes_for(tx, did) if (r["cidnum"] or "") == cid][0]
+        return updated, sorted(changes)
+
+    route, changed = retry_tx(work, "the inbound routes")
+    if not changed:
+        return route, "Unchanged: every value sent is already set"
+    audit.record("did.update", {"route": route, "changed": changed})
+    return route, "Updated: " + ", ".join(changed)

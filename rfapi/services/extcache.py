@@ -47,7 +47,7 @@ log = logging.getLogger("rfapi.extcache")
 
 CACHE_FILE = "extensions.json"
 GENERATION_FILE = "extensions.generation"
-FORMAT = 1
+FORMAT = 2  # 2: every field PUT /extension accepts
 
 REC_KEYS = (
     ("recExternalIn", "recording/in/external"),
@@ -119,30 +119,79 @@ def _vm_enabled(ctx: str) -> bool:
     return ctx not in ("", "novm", "disabled")
 
 
+def _opt_bool(value: Any) -> Optional[bool]:
+    """A voicemail.conf yes/no option as a boolean (None when absent or neither)."""
+    v = _s(value).strip().lower()
+    return True if v == "yes" else False if v == "no" else None
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return None if value is None or _s(value).strip() == "" else int(_s(value).strip())
+    except ValueError:
+        return None
+
+
 def build_entry(number: str, name: str, voicemail_ctx: str, outboundcid: str, tech: Optional[str],
                 emergencycid: str, followme: bool, mailbox: Optional[Dict[str, Any]],
-                astdb: Optional[Dict[str, str]]) -> Dict[str, Any]:
-    """One listing entry. ``astdb``: AMPUSER keys as '/AMPUSER/<n>/...' -> value
-    (None when AstDB could not be read: recording/followme_enabled are then null)."""
+                astdb: Optional[Dict[str, str]], more: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """One listing entry. ``astdb``: AMPUSER (and CW) keys as '/AMPUSER/<n>/...' -> value
+    (None when AstDB could not be read: recording/followme_enabled/callwaiting are then null).
+    ``more``: the other columns PUT /extension writes (users.ringtimer and the three
+    destinations, devices.description, findmefollow.grptime, sip dtmfmode/max_contacts).
+
+    Every field PUT accepts is here (flat, under its PUT name) with the value that PUT
+    needs to leave it unchanged; secrets (SIP secret, voicemail PIN) are null here and
+    only filled in by the routes when asked with secrets=yes."""
+    more = more or {}
     vm = _vm_enabled(voicemail_ctx or "")
+    box = mailbox if (vm and mailbox) else None
+    options = (box or {}).get("options") or {}
+    prefix = "/AMPUSER/%s/" % number
+    # The display name as it was given: devices.description (trimmed only) for a device,
+    # else AMPUSER/<n>/cidname, else users.name (which has < > turned into ( )).
+    displayname = _s(more.get("description")) if tech and more.get("description") is not None else None
+    if displayname is None and astdb is not None and (prefix + "cidname") in astdb:
+        displayname = astdb[prefix + "cidname"]
+    if not displayname:
+        displayname = name
     entry: Dict[str, Any] = {
         "extension": number,
         "name": name,
+        "displayname": displayname,
         "tech": tech or "virtual",
         "voicemail": vm,
         "voicemail_context": voicemail_ctx if vm else None,
         "email": (mailbox.get("email") or None) if (vm and mailbox) else None,
+        "voicemailpassword": None,
+        "attach": _opt_bool(options.get("attach")) if box else None,
+        "saycid": _opt_bool(options.get("saycid")) if box else None,
+        "envelope": _opt_bool(options.get("envelope")) if box else None,
+        "vmdelete": _opt_bool(options.get("delete")) if box else None,
         "outboundcid": outboundcid or None,
         "emergencycid": emergencycid or None,
+        "secret": None,
+        "ringtimer": _int_or_none(more.get("ringtimer")) or 0,
+        "callwaiting": None,
+        "max_contacts": _int_or_none(more.get("max_contacts")) if tech == "pjsip" else None,
+        "dtmfmode": (_s(more.get("dtmfmode")) or None) if tech else None,
+        "noanswer_dest": _s(more.get("noanswer_dest")),
+        "busy_dest": _s(more.get("busy_dest")),
+        "chanunavail_dest": _s(more.get("chanunavail_dest")),
         "followme": followme,
         "followme_enabled": None,
+        "followmegrptime": _int_or_none(more.get("grptime")) if followme else None,
         "recording": None,
     }
+    for name_, _key in REC_KEYS:
+        entry[name_] = None
     if astdb is not None:
-        prefix = "/AMPUSER/%s/" % number
         ddial = astdb.get(prefix + "followme/ddial")
         # ext-findmefollow jumps to follow-me only when the row exists and ddial is set and not EXTENSION.
         entry["followme_enabled"] = bool(followme and ddial is not None and ddial != "EXTENSION")
+        # Core::getUser: CW/<n> = ENABLED means enabled, anything else (or no key) disabled.
+        entry["callwaiting"] = "enabled" if (astdb.get("/CW/%s" % number) or "").strip() == "ENABLED" \
+            else "disabled"
         rec: Dict[str, Any] = {}
         for name_, key in REC_KEYS:
             val = astdb.get(prefix + key)
@@ -152,20 +201,26 @@ def build_entry(number: str, name: str, voicemail_ctx: str, outboundcid: str, te
                 except ValueError:
                     pass
             rec[name_] = val
+            entry[name_] = val
         entry["recording"] = rec
     return entry
 
 
 def entry_from_rows(u: Dict[str, Any], d: Optional[Dict[str, Any]], followme: bool,
-                    boxes: Dict[str, Dict[str, Dict[str, Any]]], astdb: Optional[Dict[str, str]]
-                    ) -> Dict[str, Any]:
+                    boxes: Dict[str, Dict[str, Dict[str, Any]]], astdb: Optional[Dict[str, str]],
+                    fm_grptime: Any = None, sip: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     n = _s(u["extension"])
     ctx = _s(u.get("voicemail"))
     mailbox = boxes.get(ctx, {}).get(n)
     if mailbox is None and _vm_enabled(ctx):
         mailbox = next((b[n] for b in boxes.values() if n in b), None)
+    sip = sip or {}
+    more = {"description": d.get("description") if d else None, "ringtimer": u.get("ringtimer"),
+            "noanswer_dest": u.get("noanswer_dest"), "busy_dest": u.get("busy_dest"),
+            "chanunavail_dest": u.get("chanunavail_dest"), "grptime": fm_grptime,
+            "dtmfmode": sip.get("dtmfmode"), "max_contacts": sip.get("max_contacts")}
     return build_entry(n, _s(u.get("name")), ctx, _s(u.get("outboundcid")), _s(d["tech"]) if d else None,
-                       _s(d.get("emergency_cid")) if d else "", followme, mailbox, astdb)
+                       _s(d.get("emergency_cid")) if d else "", followme, mailbox, astdb, more)
 
 
 def _num_key(s: str):
@@ -204,13 +259,16 @@ def build() -> Tuple[Dict[str, Any], bool]:
     astdb: Optional[Dict[str, str]]
     try:
         astdb = _ampuser_tree(rt.ami)
+        astdb.update(_family_tree(rt.ami, "CW"))  # call waiting lives in its own family
     except AmiError as exc:
         log.warning("extensions cache built without AstDB (recording settings unknown): %s", exc)
         astdb = None
     entries = []
     for r in rows:
-        d = {"tech": r["tech"], "emergency_cid": r["emergency_cid"]} if r["tech"] is not None else None
-        entries.append(entry_from_rows(r, d, r["fm_grpnum"] is not None, boxes, astdb))
+        d = {"tech": r["tech"], "emergency_cid": r["emergency_cid"], "description": r["description"]} \
+            if r["tech"] is not None else None
+        entries.append(entry_from_rows(r, d, r["fm_grpnum"] is not None, boxes, astdb, r["fm_grptime"],
+                                       {"dtmfmode": r["sip_dtmfmode"], "max_contacts": r["sip_max_contacts"]}))
     entries.sort(key=lambda e: _num_key(e["extension"]))
     return {"format": FORMAT, "extensions": entries}, astdb is not None
 
@@ -221,7 +279,11 @@ GETTREE_TIMEOUT = 60.0  # the whole AMPUSER family: ~40 keys per extension, ~3 s
 def _ampuser_tree(ami) -> Dict[str, str]:
     """One DBGetTree for every extension's AMPUSER keys, with a deadline sized for
     big boxes rather than the per-action ``[ami] timeout``."""
-    resp, events = ami.list_action("DBGetTree", [("Family", "AMPUSER")], timeout=max(ami.timeout, GETTREE_TIMEOUT))
+    return _family_tree(ami, "AMPUSER")
+
+
+def _family_tree(ami, family: str) -> Dict[str, str]:
+    resp, events = ami.list_action("DBGetTree", [("Family", family)], timeout=max(ami.timeout, GETTREE_TIMEOUT))
     if not resp.ok:
         return {}
     return {ev.get("Key", ""): ev.get("Val", "") for ev in events if ev.get("Event") == "DBGetTreeResponse"}

@@ -312,34 +312,40 @@ class Plan:
             dele("AMPUSER", u + "novmstar")
         # Findmefollow::add (+ the keys every reload pushes, so the result equals a reloaded box)
         if self.followme is not None:
-            f = self.followme
-            fm = u + "followme/"
-            put("AMPUSER", fm + "prering", f["pre_ring"])
-            put("AMPUSER", fm + "grptime", f["grptime"])
-            put("AMPUSER", fm + "grplist", f["grplist"])
-            put("AMPUSER", fm + "grppre", f["grppre"])
-            put("AMPUSER", fm + "rvolume", f["rvolume"])
-            put("AMPUSER", fm + "grpconf", "DISABLED")
-            put("AMPUSER", fm + "ddial", "DIRECT")
-            put("AMPUSER", fm + "changecid", "default")
-            put("AMPUSER", fm + "fixedcid", "")
-            put("AMPUSER", fm + "strategy", f["strategy"])
-            put("AMPUSER", fm + "dring", f["dring"])
-            put("AMPUSER", fm + "annmsg", "")
-            put("AMPUSER", fm + "remotealertmsg", "")
-            put("AMPUSER", fm + "toolatemsg", "")
-            put("AMPUSER", fm + "postdest", f["postdest"])
-            put("AMPUSER", fm + "ringing", f["ringing"])
-            if _truthy_setting(s.get("USEDEVSTATE", "1")):
-                # DEVICE_STATE(Custom:FOLLOWME<dev>)=BUSY for each device of the user; Asterisk keeps it here.
-                for dev in existing:
-                    put("CustomDevstate", "FOLLOWME" + dev, "BUSY")
+            ops += followme_ops(n, self.followme, s, existing)
         return ops
 
     def roots(self) -> List[Tuple[str, str]]:
         """AstDB trees read before writing (for the exact undo)."""
         n = self.number
         return [("AMPUSER", n), ("DEVICE", n), ("CW", n), ("CustomPresence", n), ("CustomDevstate", "FOLLOWME" + n)]
+
+
+def followme_row(n: str, settings: Dict[str, str], grptime: Optional[int] = None) -> Dict[str, Any]:
+    """The findmefollow row Findmefollow::add writes for a new group of extension n."""
+    if grptime is None:
+        grptime = int(settings.get("FOLLOWME_TIME") or 20)
+    return {
+        "grpnum": n, "strategy": settings.get("FOLLOWME_RG_STRATEGY") or "ringallv2-prim", "grptime": grptime,
+        "grppre": "", "grplist": n, "annmsg_id": None, "postdest": "ext-local,%s,dest" % n, "dring": "",
+        "needsconf": "", "remotealert_id": None, "toolate_id": None, "ringing": "Ring",
+        "pre_ring": int(settings.get("FOLLOWME_PRERING") or 7), "calendar_enable": 0, "calendar_id": "",
+        "calendar_group_id": "", "calendar_match": "yes", "rvolume": "",
+    }
+
+
+def followme_ops(n: str, f: Dict[str, Any], settings: Dict[str, str], devices: List[str]) -> List[Op]:
+    """AstDB keys of a new follow-me group (Findmefollow::add, plus the ones every reload pushes)."""
+    fm = n + "/followme/"
+    ops: List[Op] = [("put", "AMPUSER", fm + k, "" if v is None else str(v)) for k, v in (
+        ("prering", f["pre_ring"]), ("grptime", f["grptime"]), ("grplist", f["grplist"]), ("grppre", f["grppre"]),
+        ("rvolume", f["rvolume"]), ("grpconf", "DISABLED"), ("ddial", "DIRECT"), ("changecid", "default"),
+        ("fixedcid", ""), ("strategy", f["strategy"]), ("dring", f["dring"]), ("annmsg", ""),
+        ("remotealertmsg", ""), ("toolatemsg", ""), ("postdest", f["postdest"]), ("ringing", f["ringing"]))]
+    if _truthy_setting(settings.get("USEDEVSTATE", "1")):
+        # DEVICE_STATE(Custom:FOLLOWME<dev>)=BUSY for each device of the user; Asterisk keeps it here.
+        ops += [("put", "CustomDevstate", "FOLLOWME" + dev, "BUSY") for dev in devices]
+    return ops
 
 
 def build_plan(p: Dict[str, Any], settings: Dict[str, str], core_version: str) -> Plan:
@@ -403,16 +409,7 @@ def build_plan(p: Dict[str, Any], settings: Dict[str, str], core_version: str) -
                                            [("attach", "no"), ("saycid", "no"), ("envelope", "no"),
                                             ("delete", "no")])
     if followme:
-        grptime = p.get("followmegrptime")
-        if grptime is None:
-            grptime = int(settings.get("FOLLOWME_TIME") or 20)
-        plan.followme = {
-            "grpnum": n, "strategy": settings.get("FOLLOWME_RG_STRATEGY") or "ringallv2-prim", "grptime": grptime,
-            "grppre": "", "grplist": n, "annmsg_id": None, "postdest": "ext-local,%s,dest" % n, "dring": "",
-            "needsconf": "", "remotealert_id": None, "toolate_id": None, "ringing": "Ring",
-            "pre_ring": int(settings.get("FOLLOWME_PRERING") or 7), "calendar_enable": 0, "calendar_id": "",
-            "calendar_group_id": "", "calendar_match": "yes", "rvolume": "",
-        }
+        plan.followme = followme_row(n, settings, p.get("followmegrptime"))
     return plan
 
 
@@ -595,10 +592,10 @@ def create(p: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
                         raise _failure(exc, undo, "created") from None
                     raise
     extcache.invalidate()
-    result = extcache.build_entry(
-        n, plan.user["name"], plan.user["voicemail"], plan.outboundcid, plan.tech if plan.device else None,
-        plan.emergencycid, plan.followme is not None, {"email": plan.email} if plan.vm_line else None,
-        _after_state(before, ops))
+    boxes = {VM_CONTEXT: {n: vmconf.parse_mailbox(plan.vm_line.split("=", 1)[1])}} if plan.vm_line else {}
+    result = extcache.entry_from_rows(
+        plan.user, plan.device, plan.followme is not None, boxes, _after_state(before, ops),
+        plan.followme["grptime"] if plan.followme else None, {kw: data for _i, kw, data, _f in plan.sip})
     audit.record("extension.add", result)
     if plan.generated_secret:
         data = dict(result, secret=plan.secret)
@@ -612,8 +609,11 @@ def _after_state(before: Dict[str, str], ops: List[Op]) -> Dict[str, str]:
         full = "/%s/%s" % (family, key)
         if op == "put":
             state[full] = value or ""
-        else:
+        elif op == "del":
             state.pop(full, None)
+        else:
+            for k in [k for k in state if k == full or k.startswith(full + "/")]:
+                del state[k]
     return state
 
 
@@ -655,8 +655,15 @@ def current_entry(db, n: str, astdb: Optional[Dict[str, str]], vm_text: Optional
         return None
     d = dao.device(db, n)
     f = dao.findmefollow(db, n)
+    sip = {_s(r["keyword"]): _s(r["data"]) for r in dao.sip_rows(db, n)} if d else {}
     boxes = vmconf.mailboxes(vm_text) if vm_text is not None else vmconf.read_mailboxes(runtime().path("voicemail_conf"))
-    return extcache.entry_from_rows(u, d, f is not None, boxes, astdb)
+    return extcache.entry_from_rows(u, d, f is not None, boxes, astdb, f["grptime"] if f else None, sip)
+
+
+def _s(v) -> str:
+    if isinstance(v, (bytes, bytearray)):
+        return v.decode("utf-8", "replace")
+    return "" if v is None else str(v)
 
 
 def delete(number: str, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -773,4 +780,424 @@ def _set_aside_spool(rt, n: str, contexts: List[str], undo: Undo) -> List[str]:
         os.rename(box, tomb)
         undo.add("spool " + box, lambda b=box, t=tomb: os.rename(t, b))
         out.append(tomb)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Update (PUT /extension/<ext>): only what is sent, FreePBX's writes per field
+# ---------------------------------------------------------------------------
+
+# dtmf_mode values FreePBX's device page offers (PJSIP: Asterisk's dtmf_mode; chan_sip: dtmfmode).
+PJSIP_DTMF = ("rfc4733", "inband", "info", "auto", "auto_info")
+CHANSIP_DTMF = ("rfc2833", "inband", "info", "shortinfo", "auto")
+# API parameter -> voicemail.conf option (the form field vmdelete is written as delete, WRITES §1.7)
+VM_OPTIONS = (("attach", "attach"), ("saycid", "saycid"), ("envelope", "envelope"), ("vmdelete", "delete"))
+VM_FIELDS = ("email", "voicemailpassword") + tuple(p for p, _ in VM_OPTIONS)
+DEST_FIELDS = ("noanswer_dest", "busy_dest", "chanunavail_dest")
+DEVICE_FIELDS = ("secret", "emergencycid", "dtmfmode", "max_contacts")
+DEST_RE = re.compile(r"[^,]+,[^,]+,[^,]+")
+
+
+def check_destination(value: str) -> str:
+    value = value.strip()
+    if not DEST_RE.fullmatch(value):
+        raise ValueError("must be context,exten,priority (see /pbx/framework/destinations), or '' for none")
+    return value
+
+
+def check_callwaiting(value: str) -> str:
+    v = value.strip().lower()
+    if v in ("enabled", "disabled"):
+        return v
+    try:
+        from ..params import truthy
+
+        return "enabled" if truthy(v) else "disabled"
+    except ValueError:
+        raise ValueError("must be enabled or disabled") from None
+
+
+def check_dtmfmode(value: str) -> str:
+    v = value.strip().lower()
+    if v not in PJSIP_DTMF + CHANSIP_DTMF:
+        raise ValueError("must be one of: %s (PJSIP) or %s (chan_sip)" % (", ".join(PJSIP_DTMF),
+                                                                           ", ".join(CHANSIP_DTMF)))
+    return v
+
+
+class Change:
+    """Everything one PUT writes, computed (and compared with what is there) before
+    anything is written; only real differences are kept, so an unchanged value
+    writes nothing and a PUT of what GET returned is a no-op."""
+
+    def __init__(self, n: str, user: Dict[str, Any], device: Optional[Dict[str, Any]],
+                 sip: Dict[str, Tuple[str, int]], fm: Optional[Dict[str, Any]], before: Dict[str, str]):
+        self.n = n
+        self.cur_user, self.cur_device, self.cur_sip, self.cur_fm = user, device, sip, fm
+        self.before = before
+        self.user: Dict[str, Any] = {}
+        self.device: Dict[str, Any] = {}
+        self.sip: Dict[str, str] = {}
+        self.fm_create: Optional[Dict[str, Any]] = None
+        self.fm_delete = False
+        self.fm: Dict[str, Any] = {}
+        self.ops: List[Op] = []
+        self._astdb = dict(before)  # what AstDB will hold after self.ops
+        self.vm_text: Optional[str] = None
+        self.vm_edits: List[Tuple[str, str, Optional[str]]] = []  # the same change as vmconf.apply_edits input
+        self.changed: List[str] = []
+        self._param = ""
+
+    def param(self, name: str) -> None:
+        self._param = name
+
+    def _mark(self) -> None:
+        if self._param and self._param not in self.changed:
+            self.changed.append(self._param)
+
+    def set_user(self, col: str, value: Any) -> None:
+        if _s(self.cur_user.get(col)) != _s(value) or (self.cur_user.get(col) is None and value is not None):
+            self.user[col] = value
+            self._mark()
+
+    def set_device(self, col: str, value: Any) -> None:
+        if self.cur_device is not None and _s(self.cur_device.get(col)) != _s(value):
+            self.device[col] = value
+            self._mark()
+
+    def set_sip(self, keyword: str, value: str) -> None:
+        cur = self.cur_sip.get(keyword)
+        if cur is None or cur[0] != value:
+            self.sip[keyword] = value
+            self._mark()
+
+    def set_fm(self, col: str, value: Any) -> None:
+        if self.fm_create is not None:
+            self.fm_create[col] = value
+        elif self.cur_fm is not None and _s(self.cur_fm.get(col)) != _s(value):
+            self.fm[col] = value
+            self._mark()
+
+    def put(self, family: str, key: str, value: str) -> None:
+        full = "/%s/%s" % (family, key)
+        if self._astdb.get(full) != value:
+            self.ops.append(("put", family, key, value))
+            self._astdb[full] = value
+            self._mark()
+
+    def dele(self, family: str, key: str) -> None:
+        full = "/%s/%s" % (family, key)
+        if full in self._astdb:
+            self.ops.append(("del", family, key, None))
+            del self._astdb[full]
+            self._mark()
+
+    def deltree(self, family: str, key: str) -> None:
+        full = "/%s/%s" % (family, key)
+        doomed = [k for k in self._astdb if k == full or k.startswith(full + "/")]
+        if doomed:
+            self.ops.append(("deltree", family, key, None))
+            for k in doomed:
+                del self._astdb[k]
+            self._mark()
+
+    def set_vm_text(self, text: str, current: str) -> None:
+        if text != (self.vm_text if self.vm_text is not None else current):
+            self.vm_text = text
+            self._mark()
+
+    def empty(self) -> bool:
+        return not self.changed
+
+
+def _options_of(raw_options: Dict[str, str]) -> List[Tuple[str, str]]:
+    return list(raw_options.items())
+
+
+def plan_update(n: str, p: Dict[str, Any], user: Dict[str, Any], device: Optional[Dict[str, Any]],
+                sip: Dict[str, Tuple[str, int]], fm: Optional[Dict[str, Any]], vm_text: str,
+                before: Dict[str, str], settings: Dict[str, str], db) -> Change:
+    """Validate a PUT against the extension as it is (400 naming every bad field),
+    then compute FreePBX's writes for each sent field."""
+    errors: Dict[str, str] = {}
+    tech = _s(device["tech"]) if device else "virtual"
+    if "tech" in p and p["tech"] != tech:
+        errors["tech"] = ("cannot be changed from %s (devices of each technology have different rows); delete "
+                          "and re-create the extension" % tech)
+    for f in DEVICE_FIELDS:
+        if f in p and device is None:
+            errors[f] = "needs a device; a virtual extension has none"
+    if "max_contacts" in p and device is not None and tech != "pjsip":
+        errors["max_contacts"] = "is a PJSIP setting; this extension is %s" % tech
+    if "dtmfmode" in p and device is not None:
+        allowed = PJSIP_DTMF if tech == "pjsip" else CHANSIP_DTMF
+        if p["dtmfmode"] not in allowed:
+            errors["dtmfmode"] = "must be one of: %s for a %s device" % (", ".join(allowed), tech)
+    # A new caller ID is checked as on create; the stored one is always accepted as it is
+    # (FreePBX's GUI accepts any number), so PUT of what GET returned never fails.
+    for f, check, current in (("outboundcid", check_outboundcid, user.get("outboundcid")),
+                              ("emergencycid", check_nanp, device.get("emergency_cid") if device else None)):
+        if p.get(f) and p[f] != _s(current):
+            try:
+                p[f] = check(p[f])
+            except ValueError as exc:
+                errors[f] = str(exc)
+    for f in DEST_FIELDS:
+        if p.get(f) and not catalog.destination_exists(p[f], db):
+            errors[f] = "is not a destination that exists on this PBX (see /pbx/framework/destinations)"
+
+    cur_vm = extcache._vm_enabled(_s(user.get("voicemail")))
+    want_vm = p.get("voicemail", cur_vm)
+    contexts = vmconf.find_mailbox(vm_text, n)
+    cur_ctx = _s(user.get("voicemail")) if cur_vm else ""
+    box_ctx = cur_ctx if cur_ctx in contexts else (contexts[0] if contexts else None)
+    creating_vm = want_vm and (not cur_vm or box_ctx is None)
+    if want_vm and not cur_vm and contexts:
+        raise Conflict("voicemail.conf already has a mailbox %s (in [%s]); remove it first"
+                       % (n, ", ".join(contexts)), data={"number": n, "contexts": contexts})
+    if creating_vm and not p.get("voicemailpassword"):
+        errors["voicemailpassword"] = ("is required to enable voicemail" if not cur_vm else
+                                       "is required: mailbox %s is missing from voicemail.conf" % n)
+    if not want_vm:
+        for f in VM_FIELDS:
+            if f in p and not (f == "email" and p[f] == ""):
+                errors[f] = "is only used with voicemail (send voicemail=yes to enable it)"
+    cur_fm = fm is not None
+    want_fm = p.get("followme", cur_fm)
+    if "followmegrptime" in p and not want_fm:
+        errors["followmegrptime"] = "is only used with followme=yes"
+    if errors:
+        raise BadRequest(errors)
+
+    ch = Change(n, user, device, sip, fm, before)
+    u = n + "/"
+    raw_name = p.get("displayname")
+    if raw_name is not None:
+        # Core::addUser (users.name with < > as ( ), AMPUSER cidname as given), addDevice
+        # (devices.description), the device's callerid row, the mailbox's name.
+        ch.param("displayname")
+        users_name = raw_name.replace("<", "(").replace(">", ")")
+        ch.set_user("name", users_name)
+        ch.set_device("description", raw_name)
+        if "callerid" in sip:
+            ch.set_sip("callerid", "%s <%s>" % (users_name, n))
+        ch.put("AMPUSER", u + "cidname", raw_name)
+    if "secret" in p:
+        ch.param("secret")
+        ch.set_sip("secret", p["secret"])
+    if "outboundcid" in p:
+        ch.param("outboundcid")
+        ch.set_user("outboundcid", p["outboundcid"])
+        ch.put("AMPUSER", u + "outboundcid", p["outboundcid"])
+    if "emergencycid" in p:
+        ch.param("emergencycid")
+        ch.set_device("emergency_cid", p["emergencycid"])
+        if p["emergencycid"]:
+            ch.put("DEVICE", u + "emergency_cid", p["emergencycid"])
+        else:
+            ch.dele("DEVICE", u + "emergency_cid")
+    if "ringtimer" in p:
+        ch.param("ringtimer")
+        ch.set_user("ringtimer", int(p["ringtimer"]))
+        ch.put("AMPUSER", u + "ringtimer", str(int(p["ringtimer"])))
+    if "callwaiting" in p:
+        ch.param("callwaiting")
+        if p["callwaiting"] == "enabled":
+            ch.put("CW", n, "ENABLED")
+        else:
+            ch.dele("CW", n)
+    if "max_contacts" in p:
+        ch.param("max_contacts")
+        ch.set_sip("max_contacts", str(p["max_contacts"]))
+        if int(p["max_contacts"]) == 1:
+            ch.set_sip("remove_existing", "yes")  # addDevice forces it for a single contact
+    if "dtmfmode" in p:
+        ch.param("dtmfmode")
+        ch.set_sip("dtmfmode", p["dtmfmode"])
+    for f in DEST_FIELDS:
+        if f in p:
+            ch.param(f)
+            ch.set_user(f, p[f])
+    for param, key in RECORDING_KEYS:
+        if param in p:
+            ch.param(param)
+            ch.put("AMPUSER", u + key, p[param])
+    if "recOndemand" in p:
+        ch.param("recOndemand")
+        ch.put("AMPUSER", u + "recording/ondemand", p["recOndemand"])
+    if "recPriority" in p:
+        ch.param("recPriority")
+        ch.put("AMPUSER", u + "recording/priority", str(int(p["recPriority"])))
+
+    _plan_voicemail(ch, n, p, user, device, vm_text, before, cur_vm, want_vm, creating_vm, box_ctx, contexts)
+    _plan_followme(ch, n, p, settings, cur_fm, want_fm, before)
+    return ch
+
+
+def _display_name(p: Dict[str, Any], user: Dict[str, Any], device: Optional[Dict[str, Any]],
+                  before: Dict[str, str], n: str) -> str:
+    if p.get("displayname") is not None:
+        return p["displayname"]
+    if device is not None and _s(device.get("description")):
+        return _s(device.get("description"))
+    return before.get("/AMPUSER/%s/cidname" % n) or _s(user.get("name"))
+
+
+def _plan_voicemail(ch: Change, n: str, p: Dict[str, Any], user, device, vm_text: str, before,
+                    cur_vm: bool, want_vm: bool, creating_vm: bool, box_ctx: Optional[str],
+                    contexts: List[str]) -> None:
+    u = n + "/"
+    if "voicemail" in p:
+        ch.param("voicemail")
+    if creating_vm:
+        # Voicemail::addMailbox (the Quick Create options, as create writes them, unless sent),
+        # users.voicemail / AMPUSER voicemail = the context, mapMailBox, novmpw (passlogin=no).
+        options = [(opt, ("yes" if p[param] else "no") if param in p else "no") for param, opt in VM_OPTIONS]
+        line = vmconf.mailbox_line(n, p["voicemailpassword"], _display_name(p, user, device, before, n),
+                                   p.get("email") or "", "", options)
+        text = vmconf.set_entry(vm_text, VM_CONTEXT, n, line)
+        ch.vm_edits.append((VM_CONTEXT, n, line))
+        if vmconf.has_section(text, "pbxaliases"):
+            alias = "%s@device=%s@%s" % (n, n, VM_CONTEXT)
+            text = vmconf.set_entry(text, "pbxaliases", "%s@device" % n, alias)
+            ch.vm_edits.append(("pbxaliases", "%s@device" % n, alias))
+        ch.set_vm_text(text, vm_text)
+        ch.set_user("voicemail", VM_CONTEXT)
+        ch.put("AMPUSER", u + "voicemail", VM_CONTEXT)
+        if not cur_vm:
+            ch.put("AMPUSER", u + "novmpw", "yes")
+            ch.dele("AMPUSER", u + "novmstar")
+        return
+    if cur_vm and not want_vm:
+        # Voicemail::delMailbox (the line and the vmmapping alias) and users.voicemail=novm.
+        # The spool folder (messages, greetings) is kept: DELETE /extension/<ext> with
+        # deletevoicemail=yes is the way to destroy messages.
+        text = vm_text
+        for ctx in contexts:
+            text, _ = vmconf.remove_entry(text, ctx, n)
+            ch.vm_edits.append((ctx, n, None))
+        text, _ = vmconf.remove_entry(text, "pbxaliases", "%s@device" % n)
+        ch.vm_edits.append(("pbxaliases", "%s@device" % n, None))
+        ch.set_vm_text(text, vm_text)
+        ch.set_user("voicemail", "novm")
+        ch.put("AMPUSER", u + "voicemail", "novm")
+        return
+    if not want_vm or box_ctx is None:
+        return
+    # Mailbox kept: rewrite its line only if one of its fields changes.
+    boxes = vmconf.mailboxes(vm_text)
+    cur = boxes[box_ctx][n]
+    pin, name, email, pager = cur["pwd"], cur["name"], cur["email"], cur["pager"]
+    options = dict(cur["options"])
+    for f in ("email", "voicemailpassword") + tuple(pp for pp, _ in VM_OPTIONS) + ("displayname",):
+        if f not in p:
+            continue
+        ch.param(f)
+        if f == "email":
+            email = p["email"]
+        elif f == "voicemailpassword":
+            pin = p["voicemailpassword"]
+        elif f == "displayname":
+            name = p["displayname"].replace(",", "")
+        else:
+            options[dict(VM_OPTIONS)[f]] = "yes" if p[f] else "no"
+        new = vmconf.mailbox_line(n, pin, name, email, pager, _options_of(options))
+        if vmconf.parse_mailbox(new.split("=", 1)[1]) != cur:
+            ch.set_vm_text(vmconf.set_entry(vm_text, box_ctx, n, new), vm_text)
+            ch.vm_edits[:] = [(box_ctx, n, new)]
+
+
+def _plan_followme(ch: Change, n: str, p: Dict[str, Any], settings: Dict[str, str], cur_fm: bool, want_fm: bool,
+                   before: Dict[str, str]) -> None:
+    if "followme" in p:
+        ch.param("followme")
+    if want_fm and not cur_fm:
+        ch.fm_create = followme_row(n, settings, p.get("followmegrptime"))
+        ch._mark()
+        devices = [d for d in (before.get("/AMPUSER/%s/device" % n) or "").split("&") if d]
+        for op, family, key, value in followme_ops(n, ch.fm_create, settings, devices):
+            ch.put(family, key, value or "")
+        return
+    if cur_fm and not want_fm:
+        # Findmefollow::del: the row and the AMPUSER/<n>/followme tree.
+        ch.fm_delete = True
+        ch._mark()
+        ch.deltree("AMPUSER", n + "/followme")
+        return
+    if want_fm and "followmegrptime" in p:
+        ch.param("followmegrptime")
+        ch.set_fm("grptime", int(p["followmegrptime"]))
+        ch.put("AMPUSER", n + "/followme/grptime", str(int(p["followmegrptime"])))
+
+
+def update(number: str, p: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
+    rt = runtime()
+    db, ami = rt.db, rt.ami
+    n = number
+    if not EXISTING_RE.fullmatch(n):
+        raise NotFound("Extension %s not found" % n)
+    sent = {k: v for k, v in p.items() if v is not None}
+    settings = dao.settings(db)
+    vm_path = rt.path("voicemail_conf")
+    with NumberLock(db, n):
+        user = dao.user(db, n)
+        if user is None:
+            raise NotFound("Extension %s not found" % n)
+        device = dao.device(db, n)
+        sip = {_s(r["keyword"]): (_s(r["data"]), int(r["flags"] or 0)) for r in dao.sip_rows(db, n)} \
+            if device else {}
+        fm = dao.findmefollow(db, n)
+        with vmconf.Editor(vm_path) as vm:
+            before = read_trees(ami, delete_roots(n))
+            ch = plan_update(n, sent, user, device, sip, fm, vm.text, before, settings, db)
+            if ch.empty():
+                return current_entry(db, n, before, vm.text), "Unchanged: every value sent is already set"
+            undo = Undo()
+            try:
+                with db.transaction() as tx:
+                    dao.update_user(tx, n, ch.user)
+                    dao.update_device(tx, n, ch.device)
+                    dao.set_sip(tx, n, ch.sip, sip)
+                    if ch.fm_create is not None:
+                        dao.insert_findmefollow(tx, ch.fm_create)
+                    elif ch.fm_delete:
+                        dao.delete_findmefollow(tx, n)
+                    else:
+                        dao.update_findmefollow(tx, n, ch.fm)
+                    # FreePBX's extension page calls needreload() after every edit.
+                    fw_dao.set_need_reload(tx)
+                    if ch.vm_text is not None:
+                        undo.add("voicemail.conf", vm.restore)
+                        vm.write(ch.vm_text)
+                    apply_astdb(ami, ch.ops, before, undo)
+            except BaseException as exc:
+                undo.run(ami)
+                if _known_failure(exc):
+                    raise _failure(exc, undo, "changed") from None
+                raise
+            result = current_entry(db, n, _after_state(before, ch.ops), vm.text)
+    extcache.invalidate()
+    audit.record("extension.update", {"extension": n, "changed": ch.changed})
+    return result, "Updated: " + ", ".join(ch.changed)
+
+
+def with_secrets(entries: List[Dict[str, Any]], number: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Copies of cache entries with the SIP secret and voicemail PIN read live (SQL
+    and voicemail.conf, never stored in the cache file); audited like extdump."""
+    rt = runtime()
+    secrets = dao.sip_secrets(rt.db, number)
+    boxes = vmconf.read_mailboxes(rt.path("voicemail_conf"))
+    out = []
+    for e in entries:
+        e = dict(e)
+        n = e["extension"]
+        if e["tech"] != "virtual":
+            e["secret"] = secrets.get(n)
+        if e["voicemail"]:
+            ctx = e.get("voicemail_context") or ""
+            box = boxes.get(ctx, {}).get(n) if n in boxes.get(ctx, {}) else \
+                next((b[n] for b in boxes.values() if n in b), None)
+            e["voicemailpassword"] = box["pwd"] if box else None
+        out.append(e)
+    audit.record("extensions.secrets", {"extension": number} if number else {"extensions": len(out)})
     return out

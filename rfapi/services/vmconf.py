@@ -372,3 +372,74 @@ def read_mailboxes(path: str) -> Dict[str, Mailboxes]:
             while len(_file_cache) > _RECENT:
                 del _file_cache[next(iter(_file_cache))]
     return got.mailboxes()
+
+
+def apply_edits(text: str, edits: List[Tuple[str, str, Optional[str]]]) -> str:
+    """Many ``set_entry`` / ``remove_entry`` at once, from one parse of ``text``
+    (a bulk import changes thousands of entries: one pass instead of one per entry).
+
+    ``edits``: (section, key, line) to add/replace, or (section, key, None) to
+    remove; the last edit of a (section, key) wins. Same placement rules as
+    set_entry: a replaced entry keeps its place (later duplicates dropped), a new
+    one goes after the section's last non-blank line, in the order given; a
+    missing section is appended at the end."""
+    if not edits:
+        return text
+    lines = split_lines(text)
+    nl = _newline(lines)
+    final: Dict[Tuple[str, str], Optional[str]] = {}
+    for section, key, line in edits:
+        final.pop((section, key), None)
+        final[(section, key)] = line  # re-inserted: keeps the order of the last edit
+    sections = [s for s in _parsed(text).sections if s.header >= 0]
+    where: Dict[Tuple[str, str], List[int]] = {}
+    first_section: Dict[str, Section] = {}
+    for sec in sections:
+        first_section.setdefault(sec.name, sec)
+        for e in sec.entries:
+            if (sec.name, e.key) in final:
+                where.setdefault((sec.name, e.key), []).append(e.line)
+    replace: Dict[int, Optional[str]] = {}
+    adds: Dict[str, List[str]] = {}
+    for (section, key), line in final.items():
+        found = where.get((section, key))
+        if found:
+            found.sort()
+            replace[found[0]] = line
+            for idx in found[1:]:
+                replace[idx] = None
+        elif line is not None:
+            adds.setdefault(section, []).append(line)
+    insert_at: Dict[int, List[str]] = {}
+    tail: List[str] = []
+    for section, new_lines in adds.items():
+        sec = first_section.get(section)
+        if sec is None:
+            tail.append("[%s]" % section)
+            tail.extend(new_lines)
+            continue
+        pos = sec.header + 1
+        for idx in range(sec.header + 1, sec.end):
+            if lines[idx].strip():
+                pos = idx + 1
+        insert_at.setdefault(pos, []).extend(new_lines)
+    out: List[str] = []
+    for idx in range(len(lines) + 1):
+        if idx in insert_at:
+            if out and not out[-1].endswith(("\n", "\r")):
+                out[-1] += nl
+            out.extend(line + nl for line in insert_at[idx])
+        if idx == len(lines):
+            break
+        line = lines[idx]
+        if idx in replace:
+            new = replace[idx]
+            if new is None:
+                continue
+            line = new + (line[len(line.rstrip("\r\n")):] or nl)
+        out.append(line)
+    if tail:
+        if out and not out[-1].endswith(("\n", "\r")):
+            out.append(nl)
+        out.extend(line + nl for line in tail)
+    return "".join(out)
