@@ -266,3 +266,34 @@ def test_cdr_rows_say_recording_only_when_asked(pbx):
         assert x["recording"] is (x["recordingfile"] in on_disk), x["uniqueid"]
     assert sum(x["recording"] for x in rows) >= 9
     assert any(x["recordingfile"] and not x["recording"] for x in rows)
+
+
+def test_monitor_folder_falls_back_to_mixmon_dir_then_the_spool(pbx_rw):
+    from rfapi import create_app
+
+    p = pbx_rw
+    ini = p.root / "no-monitor.ini"
+    ini.write_text("".join(line + "\n" for line in p.ini.read_text().splitlines()
+                           if not line.startswith("monitor =")))
+    r, rel = recorded_rows()[0]
+    data = world.monitor_files()[rel]
+
+    def fetch():
+        app = create_app(str(ini))
+        try:
+            return app.test_client().get("/api/v1/cdr/%s/recording" % r["uniqueid"], headers=p.auth)
+        finally:
+            app.extensions["rfapi"].close()
+
+    # No [paths] monitor, MIXMON_DIR empty: ASTSPOOLDIR + /monitor (the world's spool/monitor).
+    p.sql("UPDATE freepbx_settings SET value = %s WHERE keyword = 'ASTSPOOLDIR'", (str(p.root / "spool"),))
+    resp = fetch()
+    assert resp.status_code == 200 and resp.get_data() == data
+    # MIXMON_DIR set (FreePBX's "Override Call Recording Location"): only there.
+    other = p.root / "recordings-elsewhere"
+    p.sql("UPDATE freepbx_settings SET value = %s WHERE keyword = 'MIXMON_DIR'", (str(other),))
+    assert fetch().status_code == 404
+    (other / rel).parent.mkdir(parents=True)
+    (other / rel).write_bytes(b"RIFF-elsewhere")
+    resp = fetch()
+    assert resp.status_code == 200 and resp.get_data() == b"RIFF-elsewhere"
