@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import os
+import shutil
 import wave
 
 import pytest
@@ -297,3 +298,45 @@ def test_monitor_folder_falls_back_to_mixmon_dir_then_the_spool(pbx_rw):
     (other / rel).write_bytes(b"RIFF-elsewhere")
     resp = fetch()
     assert resp.status_code == 200 and resp.get_data() == b"RIFF-elsewhere"
+
+
+def test_range_and_csv_export_through_apache_and_gunicorn(pbx, tmp_path):
+    """As served on a PBX: Apache's /api/v1 snippet in front of gunicorn on a unix socket."""
+    from tests.test_apache import CLIENT, SNIPPET_MODULES, Apache, render_snippet, shared_dir
+    from tests.test_gunicorn import AUTH, free_port, request, start_gunicorn
+
+    started = []
+    sdir = shared_dir()
+    try:
+        sock = sdir / "rfapi.sock"
+        bind = "unix:%s" % sock
+        g = start_gunicorn(pbx.ini, tmp_path / "gunicorn.log", bind, wait_for=str(sock))
+        started.append(g)
+        port = free_port()
+        apache = Apache(tmp_path / "apache", sdir / "htdocs", ["127.0.0.1:%d" % port], render_snippet(bind),
+                        modules=SNIPPET_MODULES)
+        started.append(apache.start())
+        via = ("127.0.0.1", port)
+        r, rel = recorded_rows()[0]
+        data = world.monitor_files()[rel]
+        path = "/api/v1/cdr/%s/recording" % r["uniqueid"]
+        whole = request(via, "GET", path, AUTH, source=CLIENT)
+        assert whole.status == 200 and whole.body == data, apache.error_log()
+        assert whole.headers["content-type"] == "audio/wav" and whole.headers["accept-ranges"] == "bytes"
+        part = request(via, "GET", path, dict(AUTH, Range="bytes=44-1043"), source=CLIENT)
+        assert part.status == 206 and part.body == data[44:1044]
+        assert part.headers["content-range"] == "bytes 44-1043/%d" % len(data)
+        bad = request(via, "GET", path, dict(AUTH, Range="bytes=%d-" % (len(data) + 5)), source=CLIENT)
+        assert bad.status == 416 and bad.headers["content-range"] == "bytes */%d" % len(data)
+        # The CSV export streams through with its cursor header.
+        direct = request(str(sock), "GET", "/api/v1/cdr?format=csv&limit=100", AUTH)
+        csv_via = request(via, "GET", "/api/v1/cdr?format=csv&limit=100", AUTH, source=CLIENT)
+        assert csv_via.status == 200 and csv_via.body == direct.body and csv_via.body.count(b"\r\n") == 101
+        assert csv_via.headers["x-next-cursor"] == direct.headers["x-next-cursor"]
+        assert csv_via.headers["content-type"] == "text/csv; charset=utf-8"
+        gone = request(via, "DELETE", path, AUTH, source=CLIENT)
+        assert gone.status == 200 and not (pbx.monitor / rel).exists()
+    finally:
+        for t in reversed(started):
+            t.stop()
+        shutil.rmtree(sdir, ignore_errors=True)
