@@ -262,3 +262,26 @@ def test_cdr_batch_mode_adds_its_delay_to_the_settle_time(pbx_rw):
         app.extensions["rfapi"].close()
     # Batches post up to CDR_BATCH_TIME late: the call that ended 100 s ago is not settled yet.
     assert [key(r) for r in d["rows"]] == [key(early)] and d["more"] is False
+
+
+@pytest.mark.parametrize("gmt", [False, True])
+def test_settle_horizon_and_since_use_the_calldate_clock(pbx_rw, gmt):
+    """calldate is the PBX's local time, or UTC with FreePBX's CDRUSEGMT: the horizon (now - 60 s)
+    and a Unix-time since are taken on the same clock. The session runs 4 h behind UTC, so
+    mixing the two clocks would hide (or release) these rows."""
+    p = pbx_rw
+    p.sql("DELETE FROM cdr", which="cdr")
+    if gmt:
+        p.sql("UPDATE freepbx_settings SET value = '1' WHERE keyword = 'CDRUSEGMT'")
+    p.get("test")  # build the app, then put its CDR connection in another zone
+    p.app.extensions["rfapi"].db.execute("SET time_zone = '-04:00'", which="cdr")
+    clock = p.app.extensions["rfapi"].db.query_one(
+        "SELECT UTC_TIMESTAMP() AS utc, NOW() AS loc, UNIX_TIMESTAMP() AS unix", which="cdr")
+    now = clock["utc"] if gmt else clock["loc"]
+    settled = insert(p, now - dt.timedelta(seconds=200), 60, "9300000001.1")    # ended 140 s ago
+    fresh = insert(p, now - dt.timedelta(seconds=40), 10, "9300000002.1")       # ended 30 s ago
+    old = insert(p, now - dt.timedelta(seconds=4000), 60, "9300000003.1")       # ended 3940 s ago
+    d = sync(p, "0")
+    assert [key(r) for r in d["rows"]] == [key(old), key(settled)] and key(fresh) not in map(key, d["rows"])
+    d = sync(p, str(int(clock["unix"]) - 3600))  # chains that ended in the last hour
+    assert [key(r) for r in d["rows"]] == [key(settled)]
