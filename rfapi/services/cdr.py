@@ -7,11 +7,16 @@ rows with exactly that key have been sent so far. Passing it back as
 ``cursor`` continues right after that row, so rows that share a calldate
 second are never lost or repeated at a page boundary (identical duplicate rows
 included). A bare timestamp (``next_end``) could not do that.
+
+Also here: the CSV export (``export_csv``: the same order, streamed in batches) and
+the incremental sync (``sync``: write order, see the comment above it).
 """
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as _dt
+import io
 import json
 import re
 import time
@@ -197,9 +202,6 @@ def iter_rows(db, q: "dao.Query", cursor: Optional[Cursor], stop: Optional[Curso
 
 def csv_lines(rows, monitor: Optional[str], batch: int = 1000):
     """CSV text (RFC 4180: CRLF, quotes doubled), the header line first, in chunks."""
-    import csv
-    import io
-
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     with_recordings = monitor is not None  # the stream runs after the request context is gone
