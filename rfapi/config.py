@@ -64,6 +64,7 @@ class PathsConfig:
     voicemail_spool: Optional[str] = None  # None: ASTSPOOLDIR + /voicemail
     sounds: Optional[str] = None           # None: ASTVARLIBDIR + /sounds
     voicemail_conf: Optional[str] = None   # None: ASTETCDIR + /voicemail.conf
+    monitor: Optional[str] = None          # None: MIXMON_DIR, else ASTSPOOLDIR + /monitor (call recordings)
     cache: str = "/var/cache/rfapi"
     audit_log: str = ""                    # empty: audit lines go to the "rfapi.audit" logger only
 
@@ -183,7 +184,7 @@ def load(path: Optional[str] = None) -> Config:
         "ami": {"host", "port", "user", "secret", "timeout"},
         "fwconsole": {"path", "timeout"},
         "call": {"allow_feature_codes"},
-        "paths": {"voicemail_spool", "sounds", "voicemail_conf", "cache", "audit_log"},
+        "paths": {"voicemail_spool", "sounds", "voicemail_conf", "monitor", "cache", "audit_log"},
         "freepbx": {"conf", "amportal_conf"},
     }
     for section in cp.sections():
@@ -268,6 +269,7 @@ def load(path: Optional[str] = None) -> Config:
     p.voicemail_spool = _text(cp, "paths", "voicemail_spool")
     p.sounds = _text(cp, "paths", "sounds")
     p.voicemail_conf = _text(cp, "paths", "voicemail_conf")
+    p.monitor = _text(cp, "paths", "monitor")
     p.cache = _text(cp, "paths", "cache", "/var/cache/rfapi")
     p.audit_log = _text(cp, "paths", "audit_log", "")
     return cfg

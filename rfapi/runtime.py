@@ -84,6 +84,10 @@ class Runtime:
             return explicit
         if name == "voicemail_spool":
             return os.path.join(self.settings.get("ASTSPOOLDIR", "/var/spool/asterisk"), "voicemail")
+        if name == "monitor":
+            # FreePBX's cdr module: MIXMON_DIR ("Override Call Recording Location"), else the spool's monitor/.
+            return self.settings.get("MIXMON_DIR", "") or os.path.join(
+                self.settings.get("ASTSPOOLDIR", "/var/spool/asterisk"), "monitor")
         if name == "sounds":
             return os.path.join(self.settings.get("ASTVARLIBDIR", "/var/lib/asterisk"), "sounds")
         if name == "voicemail_conf":

@@ -212,3 +212,19 @@ class SharedCounter:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def confined_name(base: str, name: str) -> str:
+    """A file name stored by someone else (e.g. a database column): either relative to
+    ``base`` (sub-folders allowed) or an absolute path that must lie inside ``base``.
+    Returns the resolved path; anything resolving outside ``base`` (``..``, an absolute
+    path elsewhere, a symlink leading out) or holding NUL raises UnsafePath."""
+    if not name or "\x00" in name:
+        raise UnsafePath(str(name))
+    if not os.path.isabs(name):
+        return confined(base, name)
+    base_real = os.path.realpath(base)
+    path = os.path.realpath(name)
+    if not path.startswith(base_real + os.sep):
+        raise UnsafePath(name)
+    return path

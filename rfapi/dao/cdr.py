@@ -180,6 +180,15 @@ class Query:
         return (sql + " AND ".join(self.where + extra) + self.order + " LIMIT 1 OFFSET %s",
                 self.params + params + [n - 1])
 
+    def count_between(self, above: str, before: Optional[Any]) -> Tuple[str, List[Any]]:
+        """How many rows lie strictly between the seconds ``above`` and ``before``."""
+        extra, params = ["calldate > %s"], [above]
+        if before is not None:
+            extra.append("calldate < %s")
+            params.append(before)
+        return ("SELECT COUNT(*) AS n FROM `%s` WHERE %s" % (self.table, " AND ".join(self.where + extra)),
+                self.params + params)
+
     def window(self, lowest: Optional[str], upto: Optional[Any]) -> Tuple[str, List[Any]]:
         """Every row from the second ``lowest`` up to the second ``upto`` (both
         inclusive; None: no bound beyond start/end), newest first."""
@@ -250,3 +259,66 @@ def fetch_page(db, q: Query, cursor: Optional[Tuple[str, str, int, int]], n: int
                 order_ties(more)
                 rows += more
     return rows[:n], skipped
+
+
+def rows_of_uniqueid(db, table: str, uniqueid: str) -> List[Dict[str, Any]]:
+    """Every row of one uniqueid (the uniqueid index), oldest first: the date of
+    calldate, recordingfile and sequence. The column's _ci collation would also
+    match other spellings, so the caller compares exactly."""
+    sql = ("SELECT DATE_FORMAT(calldate, '%%Y%%m%%d') AS day, uniqueid, recordingfile, sequence FROM `" + table
+           + "` WHERE uniqueid = %s ORDER BY calldate, sequence")
+    return db.query(sql, (uniqueid,), which="cdr")
+
+
+# -- incremental sync (see rfapi.services.cdr: the sync cursor) -------------------------
+
+_SECOND_FMT = "'%%Y-%%m-%%d %%H:%%i:%%s'"
+
+
+class SyncQuery:
+    """The statements of one sync page: rows of every call chain (rows sharing a
+    uniqueid) whose end, MAX(calldate + duration) over the chain, lies in a window."""
+
+    def __init__(self, table: str, *, src: Optional[str], dst: Optional[str], did: Optional[str], gmt: bool):
+        self.table = table
+        self.gmt = gmt
+        # The row shape of /cdr (same columns, same conversions).
+        self.columns = Query(table, start=None, end=0, src=None, dst=None, did=None, gmt=gmt).columns
+        self.where: List[str] = []
+        self.params: List[Any] = []
+        for col, val in (("src", src), ("dst", dst), ("did", did)):
+            if val is not None:
+                self.where.append("c.%s = %%s" % col)
+                self.params.append(val)
+
+    def clock(self, lag: int, since: Optional[int]) -> Tuple[str, List[Any]]:
+        """The horizon (now - lag) and the bound of a Unix-time ``since``, as calldate text."""
+        now = "UTC_TIMESTAMP()" if self.gmt else "NOW()"
+        bound = ("'1970-01-01 00:00:00' + INTERVAL %s SECOND" if self.gmt else "FROM_UNIXTIME(%s)")
+        sql = "SELECT DATE_FORMAT(%s - INTERVAL %%s SECOND, %s) AS h, DATE_FORMAT(%s, %s) AS b" % (
+            now, _SECOND_FMT, bound, _SECOND_FMT)
+        return sql, [lag, since if since is not None else 0]
+
+    def upper(self, after: str, horizon: str, n: int) -> Tuple[str, List[Any]]:
+        """calldate of the (n+1)-th row that started after ``after`` (the calldate index)."""
+        sql = ("SELECT DATE_FORMAT(calldate, " + _SECOND_FMT + ") AS u FROM `" + self.table + "` WHERE calldate > %s"
+               " AND calldate <= %s ORDER BY calldate LIMIT 1 OFFSET %s")
+        return sql, [after, horizon, n]
+
+    def chains(self, lowest: str, highest: str, end_from: str, end_to: str, strict: bool) -> Tuple[str, List[Any]]:
+        """Rows of the chains that have a row starting in [lowest, highest] and end in
+        [end_from, end_to] (``strict``: end after end_from), each with ``_end``."""
+        t = "`%s`" % self.table
+        sql = ("SELECT " + self.columns + ", DATE_FORMAT(g.e, " + _SECOND_FMT + ") AS _end FROM " + t + " AS c JOIN ("
+               "SELECT x.uniqueid AS u, MAX(x.calldate + INTERVAL x.duration SECOND) AS e FROM " + t + " AS x "
+               "WHERE x.uniqueid IN (SELECT y.uniqueid FROM " + t + " AS y WHERE y.calldate >= %s AND y.calldate <= %s) "
+               "GROUP BY x.uniqueid HAVING e " + (">" if strict else ">=") + " %s AND e <= %s) AS g "
+               "ON c.uniqueid = g.u")
+        if self.where:
+            sql += " WHERE " + " AND ".join(self.where)
+        return sql, [lowest, highest, end_from, end_to] + self.params
+
+
+def sync_key(r: Dict[str, Any]) -> tuple:
+    """Sync order: chain end, then the paging tie order (uniqueid, sequence, the rest), ascending."""
+    return (r["_end"],) + _TIE_KEY(r)

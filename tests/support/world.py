@@ -96,6 +96,7 @@ class Pbx:
     voicemail_conf: Path
     cache: Path
     fwconsole: Path
+    monitor: Optional[Path] = None  # ASTSPOOLDIR/monitor: call recordings (build_monitor)
     extra: Dict[str, Any] = field(default_factory=dict)
     _app: Any = None
 
@@ -161,7 +162,7 @@ class Pbx:
     def snapshot(self) -> Dict[str, Any]:
         """Everything a write could touch: both databases, AstDB, voicemail.conf bytes, spool files."""
         files = {}
-        for base in (self.spool, self.sounds):
+        for base in (self.spool, self.sounds) + ((self.monitor,) if self.monitor else ()):
             for p in sorted(base.rglob("*")):
                 if p.is_file():
                     files[str(p)] = p.read_bytes()
@@ -188,6 +189,8 @@ def build(tmp: Path, db, *, ini_extra: str = "") -> Pbx:
         d.mkdir(parents=True, exist_ok=True)
     office.build_spool(str(spool))
     office.build_sounds(str(sounds))
+    monitor = tmp / "spool" / "monitor"
+    build_monitor(monitor)
     vmconf = etc / "voicemail.conf"
     vmconf.write_text(office.voicemail_conf())
     fw = bindir / "fwconsole"
@@ -201,12 +204,40 @@ def build(tmp: Path, db, *, ini_extra: str = "") -> Pbx:
         "mode": "ok", "needreload_db": db.config_db, "db_host": args.get("host", "127.0.0.1"),
         "db_port": args.get("port", 3306), "db_user": args.get("user", "root")}))
     ini = tmp / "rfapi.ini"
-    ini.write_text(render_ini(db, peer, fw, spool, sounds, vmconf, cache, tmp) + ini_extra)
+    ini.write_text(render_ini(db, peer, fw, spool, sounds, vmconf, cache, tmp, monitor) + ini_extra)
     return Pbx(root=tmp, db=db, peer=peer, ini=ini, spool=spool, sounds=sounds, voicemail_conf=vmconf,
-               cache=cache, fwconsole=fw)
+               cache=cache, fwconsole=fw, monitor=monitor)
 
 
-def render_ini(db, peer, fw, spool, sounds, vmconf, cache, tmp) -> str:
+_MONITOR_FILES: Dict[str, bytes] = {}
+
+
+def monitor_files() -> Dict[str, bytes]:
+    """{path relative to the monitor folder: bytes} for every office CDR row with a
+    recordingfile: <YYYY>/<MM>/<DD>/<name> with the date of the name's 4th part, as
+    FreePBX's cdr module looks for it; each a small valid WAV (a distinct tone)."""
+    if not _MONITOR_FILES:
+        for r in office.cdr_rows(office_now()):
+            name = r["recordingfile"]
+            if name and name not in _MONITOR_FILES:
+                day = name.split("-")[3]
+                rel = "%s/%s/%s/%s" % (day[:4], day[4:6], day[6:8], name)
+                _MONITOR_FILES[rel] = office.wav_pcm(seconds=0.25, freq=300 + 7 * len(_MONITOR_FILES))
+    return _MONITOR_FILES
+
+
+def build_monitor(base: Path) -> Dict[str, bytes]:
+    """Write the call-recording tree (ASTSPOOLDIR/monitor/YYYY/MM/DD/<recordingfile>)."""
+    files = monitor_files()
+    for rel, data in files.items():
+        p = base / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    base.mkdir(parents=True, exist_ok=True)
+    return files
+
+
+def render_ini(db, peer, fw, spool, sounds, vmconf, cache, tmp, monitor=None) -> str:
     args = dbworld.server_args()
     return "\n".join([
         "[api]",
@@ -232,6 +263,7 @@ def render_ini(db, peer, fw, spool, sounds, vmconf, cache, tmp) -> str:
         "voicemail_spool = %s" % spool,
         "sounds = %s" % sounds,
         "voicemail_conf = %s" % vmconf,
+    ] + (["monitor = %s" % monitor] if monitor else []) + [
         "cache = %s" % cache,
         "audit_log = %s" % (tmp / "audit.log"),
         "[freepbx]",
