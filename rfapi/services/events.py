@@ -483,23 +483,24 @@ class Hub:
                 return self._seq, True
             return n, False
 
-    def wait(self, cursor: int, timeout: float) -> Tuple[List[Event], int, bool]:
+    def wait(self, cursor: int, timeout: float) -> Tuple[List[Event], int, Optional[str]]:
         """Events after ``cursor`` (waits up to ``timeout`` s for one): (events, new
-        cursor, dropped). ``dropped``: the subscriber fell too far behind."""
+        cursor, why the stream must end or None)."""
         with self._cond:
             if self._seq == cursor and not self._closed:
                 self._cond.wait(timeout)
             if self._closed:
-                return [], cursor, True
+                return [], cursor, "the server is stopping: reconnect"
             head = self._seq
             if head == cursor:
-                return [], cursor, False
+                return [], cursor, None
             first = self._buf[0].seq if self._buf else head + 1
             if head - cursor > self.MAX_BEHIND or cursor < first - 1:
-                return [], head, True
+                return [], head, ("this stream fell %d events behind: reconnect with Last-Event-ID"
+                                  % self.MAX_BEHIND)
             start = cursor - first + 1
             events = [self._buf[i] for i in range(start, len(self._buf))]
-            return events, head, False
+            return events, head, None
 
     def control(self, type_: str, reason: str) -> bytes:
         """A control frame (resync / dropped) carrying the current head's id."""
@@ -565,8 +566,7 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
             events, cursor, dropped = h.wait(cursor, max(0.0, wait))
             h.feed.touch()
             if dropped:
-                yield h.control("dropped", "this stream fell %d events behind (or the server is stopping); "
-                                           "reconnect with Last-Event-ID" % h.MAX_BEHIND)
+                yield h.control("dropped", dropped)
                 return
             out = [e.text for e in events
                    if (e.type in types and (exts is None or (e.exts & exts))) or e.type in CONTROL]
