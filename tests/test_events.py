@@ -101,24 +101,63 @@ def test_presence_and_chan_sip_registration(served):
             r.data["address"]) == ("registrations", "201", "sip", "Registered", True, "127.0.0.1:5070")
 
 
-def test_call_start_ring_answer_end_from_a_click_to_call(served):
+def test_click_to_call_first_leg_rings_the_phone_and_is_not_the_answer(served):
+    """originate-async-success.txt as the peer plays it: the originate's first leg
+    (DialBegin/DialEnd with only Dest* headers) rings 101; 101 picking up is not the
+    call being answered (the peer dials nothing further), so it ends unanswered."""
     pbx, open_stream = served
     pbx.peer.call_duration = 0.3
-    pbx.peer.originate_outcomes["PJSIP/101"] = "answer"  # the phone answers (originate-async-success.txt)
+    pbx.peer.originate_outcomes["PJSIP/101"] = "answer"
     s = open_stream("?types=calls")
     ready(pbx, s)
     r = pbx.post("call", data={"ext": "101", "secret": office.EXTENSIONS_BY_NUMBER["101"]["secret"],
                                "dest": "2125550147"})
     assert r.status_code == 200, body(r)
-    frames = s.events(4, event="calls")
-    calls = [f.data for f in frames]
-    assert [c["call"] for c in calls] == ["start", "ring", "answer", "end"]
+    calls = [f.data for f in s.events(3, event="calls")]
+    assert [c["call"] for c in calls] == ["start", "ring", "end"]
     link = calls[0]["linkedid"]
     assert link and all(c["linkedid"] == link for c in calls)
+    assert calls[0]["channel"].startswith("PJSIP/101-")
     assert calls[1]["ringing"] == "101" and calls[1]["dest_channel"].startswith("PJSIP/101-")
-    assert calls[2]["answered_by"] == "101"
-    assert (calls[3]["answered"], calls[3]["cause"], calls[3]["cause_txt"]) == (True, 16, "Normal Clearing")
-    assert calls[0]["caller"] == "101" and calls[0]["direction"] in ("internal", "outbound")
+    assert (calls[2]["answered"], calls[2]["cause"], calls[2]["cause_txt"]) == (False, 16, "Normal Clearing")
+
+
+def test_internal_call_from_the_real_asterisk_capture(served):
+    """events-call-internal.txt (Asterisk 20, SIPp phones): originate to 101, 101 dials 102."""
+    pbx, open_stream = served
+    s = open_stream("?types=calls")
+    only102 = open_stream("?types=calls,state&extension=102")
+    ready(pbx, s)
+    first_frame(only102)
+    link, = pbx.peer.replay_events("events-call-internal")
+    calls = [f.data for f in s.events(5, event="calls")]
+    assert [(c["call"], c.get("ringing"), c.get("answered_by")) for c in calls] == [
+        ("start", None, None), ("ring", "101", None), ("ring", "102", None), ("answer", None, "102"),
+        ("end", None, None)]
+    assert all(c["linkedid"] == link for c in calls)
+    start, end = calls[0], calls[-1]
+    assert (start["caller"], start["caller_name"], start["callee"], start["direction"]) == \
+        ("101", "Ext 101", None, None)
+    assert (end["caller"], end["callee"], end["direction"], end["did"]) == ("101", "102", "internal", None)
+    assert (end["answered"], end["cause"], end["cause_txt"]) == (True, 16, "Normal Clearing")
+    # 102's subscriber: the call from the ring on (102 joined there) and 102's state changes.
+    seen = only102.events(6)
+    assert [f.data["call"] for f in seen if f.event == "calls"] == ["ring", "answer", "end"]
+    assert {f.data["extension"] for f in seen if f.event == "state"} == {"102"}
+
+
+def test_inbound_call_on_a_did_from_the_real_asterisk_capture(served):
+    """events-call-inbound.txt: a call into from-trunk on DID 2125550100, dialled to 102."""
+    pbx, open_stream = served
+    s = open_stream("?types=calls")
+    ready(pbx, s)
+    link, = pbx.peer.replay_events("events-call-inbound")
+    calls = [f.data for f in s.events(4, event="calls")]
+    assert [(c["call"], c.get("ringing"), c.get("answered_by")) for c in calls] == [
+        ("start", None, None), ("ring", "102", None), ("answer", None, "102"), ("end", None, None)]
+    assert all(c["linkedid"] == link and c["direction"] == "inbound" and c["did"] == "2125550100"
+               for c in calls)
+    assert calls[-1]["callee"] == "102" and calls[-1]["answered"] is True and calls[-1]["cause"] == 16
 
 
 def test_voicemail_counts_from_message_waiting(served):

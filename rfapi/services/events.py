@@ -114,7 +114,7 @@ class _Call:
         self.caller_name: Optional[str] = None
         self.callee: Optional[str] = None
         self.did: Optional[str] = None
-        self.direction = "internal"
+        self.direction: Optional[str] = None
         self.answered = False
         self.channels: set = set()
         self.exts: set = set()
@@ -126,9 +126,13 @@ class CallTracker:
     start: the first channel of a linkedid (caller = its caller ID, or the extension of
     its device; callee = the number it asked for; inbound when it starts in a trunk
     context, with did = that number; internal when the callee is an extension with a
-    hint, else outbound); ring: each DialBegin (callee = the dialled device's
-    extension, else the dial string); answer: the first DialEnd ANSWER or BridgeEnter;
-    end: the Hangup of the call's last channel (cause, duration, answered)."""
+    hint, else outbound; an originate's first channel asks for nothing (Exten ``s``):
+    callee and direction then come from the first Dial made by a channel); ring: each
+    DialBegin to a device or trunk (``ringing`` = the device's extension, else the dial
+    string; Local channels are plumbing and skipped); answer: the first DialEnd ANSWER
+    of a Dial made by a channel, or a BridgeEnter that makes two (an originate's first
+    leg answering is the calling phone picking up); end: the Hangup of the call's last
+    channel (cause, duration, answered)."""
 
     MAX_CALLS = 20000
 
@@ -168,9 +172,10 @@ class CallTracker:
                 call.caller_name = _known(msg.get("CallerIDName"))
                 if ctx.startswith(_INBOUND_CONTEXTS):
                     call.direction, call.did = "inbound", exten
-                else:
+                elif exten:  # a phone's own call: it asked for this number
                     call.callee = exten
-                    call.direction = "internal" if exten and self._is_ext(exten) else "outbound"
+                    call.direction = "internal" if self._is_ext(exten) else "outbound"
+                # else (an originate: Exten "s"): callee and direction come with the first real Dial
                 if dev:
                     call.exts.add(dev)
                 if call.caller and self._is_ext(call.caller) and call.direction != "inbound":
@@ -194,13 +199,19 @@ class CallTracker:
                 call = self._calls.get(dest_link)
             if call is None:
                 return out
-            dest = msg.get("DestChannel")
-            callee = device_extension(dest) or _known(msg.get("DialString"))
+            dest = msg.get("DestChannel") or ""
+            if dest.startswith("Local/"):
+                return out  # dialplan plumbing (an originate into a Local channel), not a phone or trunk
             dev = device_extension(dest)
+            callee = dev or (_known(msg.get("DialString")) or "").split("@")[0] or None
             if dev:
                 call.exts.add(dev)
-            if call.callee is None and callee:
+            # A Dial from a channel (not an originate's first leg, which has only Dest* headers)
+            # names the party being called.
+            if "Channel" in msg and call.callee is None and callee:
                 call.callee = callee
+                if call.direction is None:
+                    call.direction = "internal" if dev or self._is_ext(callee) else "outbound"
             out.append((self._data(call, "ring", ringing=callee, dest_channel=dest,
                                    dest_uniqueid=msg.get("DestUniqueid")), frozenset(call.exts)))
         elif name in ("DialEnd", "BridgeEnter"):
@@ -209,10 +220,14 @@ class CallTracker:
             if call is None or call.answered:
                 return out
             if name == "DialEnd":
-                if (msg.get("DialStatus") or "").strip() != "ANSWER":
+                # The answer of a Dial from a channel; an originate's first leg answering is the
+                # calling phone picking up, not the call being answered.
+                if (msg.get("DialStatus") or "").strip() != "ANSWER" or "Channel" not in msg:
                     return out
                 by = device_extension(msg.get("DestChannel")) or _known(msg.get("DestCallerIDNum"))
             else:
+                if _int(msg.get("BridgeNumChannels")) < 2:  # talking needs two in the bridge
+                    return out
                 by = device_extension(msg.get("Channel")) or _known(msg.get("CallerIDNum"))
             call.answered = True
             out.append((self._data(call, "answer", answered_by=by), frozenset(call.exts)))
