@@ -410,3 +410,40 @@ def test_too_many_streams_on_one_worker_is_503(served, monkeypatch):
         # a write is needed for the server to notice the closed socket: heartbeats do it
     d = open_stream()
     assert d.status == 200
+
+
+def test_peer_replays_a_real_capture_byte_for_byte_but_the_ids(pbx):
+    """What the peer sends for events-call-internal.txt is what Asterisk sent, except
+    the renumbered Uniqueid/Linkedid values (consistently: one old id, one new id)."""
+    import re
+    import socket
+
+    from tests.support.amipeer import parse_transcript
+
+    path = world.HERE.parent / "data" / "ami" / "events-call-internal.txt"
+    want = [p for d, p in parse_transcript(path)
+            if d == "<<<" and p.startswith(b"Event: ") and b"\r\nActionID: " not in p
+            and not p.startswith(b"Event: FullyBooted")]
+    assert len(want) > 60 and any(p.startswith(b"Event: BridgeEnter") for p in want)
+    s = socket.create_connection((pbx.peer.host, pbx.peer.port), timeout=10)
+    try:
+        s.sendall(b"Action: Login\r\nUsername: %s\r\nSecret: %s\r\nEvents: on\r\nActionID: l1\r\n\r\n"
+                  % (world.AMI_USER.encode(), world.AMI_SECRET.encode()))
+        data = b""
+        while b"Event: FullyBooted" not in data or not data.endswith(b"\r\n\r\n"):
+            data += s.recv(65536)
+        links = pbx.peer.replay_events("events-call-internal")
+        got = b""
+        total = sum(len(p) for p in want)
+        while len(got) < total:
+            chunk = s.recv(262144)
+            assert chunk
+            got += chunk
+    finally:
+        s.close()
+    ids = re.compile(rb"^(Uniqueid|Linkedid|DestUniqueid|DestLinkedid): ([0-9]+\.[0-9]+)\r$", re.M)
+    assert ids.sub(rb"\1: X\r", got) == ids.sub(rb"\1: X\r", b"".join(want))
+    mapping = {}
+    for (k1, old), (k2, new) in zip(ids.findall(b"".join(want)), ids.findall(got)):
+        assert k1 == k2 and mapping.setdefault(old, new) == new
+    assert len(set(mapping.values())) == len(mapping) and links == [mapping[b"1796418116.0"].decode()]

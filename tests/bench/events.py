@@ -164,9 +164,23 @@ def main() -> int:
                 % (label, t["rps"] or 0, t["p50_ms"] or 0, t["p95_ms"] or 0, t.get("non_2xx")))
             return t["rps"] or 0.0
 
+        def rss_kb():
+            total = 0
+            for pid in g.workers():
+                for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            return total
+
         base = tp("no streams")
+        rss0 = rss_kb()
         subs = Subscribers(g.port, args.subscribers, auth)
         try:
+            time.sleep(0.5)
+            rss1 = rss_kb()
+            results["rss_kb"] = {"no streams": rss0, "streams": rss1}
+            log("workers' resident memory: %d KB without streams, %d KB with %d (%.0f KB per stream)"
+                % (rss0, rss1, args.subscribers, (rss1 - rss0) / float(args.subscribers)))
             idle = tp("%d idle streams" % args.subscribers)
             # Streams receiving events while /test runs: 20 events/s from a helper thread.
             import threading
