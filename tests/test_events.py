@@ -383,6 +383,22 @@ def test_state_table_stays_live_when_streams_widen_the_mask(served):
     pbx.peer.pjsip_register("104")
     assert s.events(1)[0].data["extension"] == "104"
     assert body(pbx.get("state"))["data"][0]["live"] is True
+    # A lost connection: the stream is told (resync), the new login asks for both classes at once.
+    pbx.peer.drop_connections()
+    f = s.until(lambda f: f.event == "resync", timeout=15)
+    assert "AMI connection was re-established" in f.data["reason"]
+    assert [a.get("Events") for a in pbx.peer.actions if a.name == "Login"][-1] == "call,system"
+    pbx.peer.pjsip_register("105")
+    assert s.until(lambda f: f.event == "registrations").data["extension"] == "105"
+
+
+def test_head_answers_the_headers_without_holding_a_stream(served):
+    pbx, open_stream = served
+    r = pbx.call("HEAD", "events")
+    assert r.status_code == 200 and r.data == b""
+    assert r.headers["Content-Type"].startswith("text/event-stream")
+    h = svc.hub_of(pbx.app)
+    assert h is None or h.subscribers == 0
 
 
 def test_a_lost_ami_connection_is_announced_with_resync(served):

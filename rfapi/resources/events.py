@@ -71,6 +71,8 @@ def get_events(params):
     last_id = request.headers.get("Last-Event-ID")
     if last_id is not None and (len(last_id) > 100 or not last_id.isprintable()):
         last_id = "?"  # unknown: the stream starts with a resync
+    if request.method == "HEAD":  # headers only: a stream nobody reads would hold its thread forever
+        return _headers(Response(b"", mimetype="text/event-stream"))
     h = svc.hub()
     h.open()  # 503 when this worker already serves its maximum of streams
     sock = request.environ.get("gunicorn.socket")
@@ -97,6 +99,10 @@ def get_events(params):
     body = svc.stream(h, types, exts, last_id, cfg.events_heartbeat, cfg.events_max_seconds, close)
     resp = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     resp.call_on_close(close)
+    return _headers(resp)
+
+
+def _headers(resp: Response) -> Response:
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"  # proxies that honour it must not buffer the stream
     return resp

@@ -389,6 +389,7 @@ class Hub:
         self._journal_thread: Optional[threading.Thread] = None
         self.feed: EventFeed = ami.subscribe(livestate.FEED, AMI_EVENTS, self._on_ami, self._on_connect,
                                              mask=AMI_MASK)
+        self._feed_gen = self.feed.generation  # the feed may be connected already (/state came first)
         _HUBS.add(self)
 
     # -- publishing (AMI reader thread, journal thread) ---------------------------------
