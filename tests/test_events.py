@@ -81,7 +81,7 @@ def test_answer_is_an_event_stream_with_ids_types_and_json(served):
     assert st["hint"] == office.hint(office.EXTENSIONS_BY_NUMBER["101"])
     ids = [f.id for f in frames]
     nums = [int(i.rsplit("-", 1)[1]) for i in ids]
-    assert all(i.startswith(h.token + "-") for i in ids) and nums == sorted(nums) and len(set(nums)) == 3
+    assert all(i.startswith(h.origin + "-") for i in ids) and nums == sorted(nums) and len(set(nums)) == 3
     assert st["time"].endswith("Z") and "T" in st["time"]
 
 
@@ -287,7 +287,7 @@ def test_unknown_or_future_last_event_id_gets_resync(served, last_id):
     if "%s" in last_id:
         s0 = open_stream()
         h = ready(pbx, s0)
-        last_id = last_id % h.token
+        last_id = last_id % h.origin
     s = open_stream(headers={"Last-Event-ID": last_id})
     f = s.next()
     assert f.get("retry") == "3000"
@@ -301,9 +301,9 @@ def test_gap_older_than_the_buffer_gets_resync(pbx):
     h.BUFFER = 5
     for i in range(8):
         h.publish("state", {"extension": "101", "n": i}, ["101"])
-    assert h.start("%s-1" % h.token) == (8, True)   # events 2 and 3 are gone
-    assert h.start("%s-3" % h.token) == (3, False)  # 4..8 are all there
-    assert h.start("%s-8" % h.token) == (8, False)
+    assert h.start("%s-1" % h.origin) == (8, True)   # events 2 and 3 are gone
+    assert h.start("%s-3" % h.origin) == (3, False)  # 4..8 are all there
+    assert h.start("%s-8" % h.origin) == (8, False)
 
 
 def test_events_older_than_max_age_are_not_replayed(pbx):
@@ -313,8 +313,8 @@ def test_events_older_than_max_age_are_not_replayed(pbx):
     h.MAX_AGE = 0.2
     time.sleep(0.3)
     h.publish("state", {"extension": "102"}, ["102"])  # publishing expires the old ones
-    assert h.start("%s-0" % h.token) == (2, True)
-    assert h.start("%s-1" % h.token) == (1, False)
+    assert h.start("%s-0" % h.origin) == (2, True)
+    assert h.start("%s-1" % h.origin) == (1, False)
 
 
 def test_heartbeat_comment_when_idle(served):
@@ -340,7 +340,7 @@ def test_slow_subscriber_is_dropped_with_a_final_event_and_never_blocks_publishi
         h.publish("state", {"extension": "101", "n": i}, ["101"])
     assert time.monotonic() - t0 < 5
     final = next(gen)
-    assert final.startswith(b"id: %s-500\nevent: dropped\n" % h.token.encode())
+    assert final.startswith(b"id: %s-500\nevent: dropped\n" % h.origin.encode())
     assert b"fell 50 events behind" in final
     with pytest.raises(StopIteration):
         next(gen)

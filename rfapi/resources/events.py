@@ -40,7 +40,7 @@ def _extensions(value: str) -> FrozenSet[str]:
 
 
 EVENT_DOC = (
-    "Each event: `id: <worker token>-<n>`, `event: <type>`, `data: <JSON object>` with `type`, `time` "
+    "Each event: `id: <worker origin>-<n>`, `event: <type>`, `data: <JSON object>` with `type`, `time` "
     "(UTC ISO 8601) and: **state** (ExtensionStatus) extension, context, hint, state, status, status_text; "
     "**presence** (PresenceStateChange) extension, presentity, state, subtype, message; **registrations** "
     "(PJSIP ContactStatus / chan_sip PeerStatus) extension, tech, status, registered, aor, uri, "

@@ -19,7 +19,7 @@ subscriber ever waits for another subscriber. A subscriber that falls ``MAX_BEHI
 events behind (a client that does not read) gets a final ``dropped`` event and its
 stream ends; a blocked socket write is cut after ``SEND_TIMEOUT`` s.
 
-Ids are ``<hub token>-<number>``: the token is random per process, because each
+Ids are ``<origin>-<number>``: the origin is random per process, because each
 gunicorn worker numbers its own stream. ``Last-Event-ID`` from this process and
 still in the buffer replays what was missed; anything else (another worker, a
 restarted one, older than the buffer) gets one ``resync`` event: re-read ``/state``
@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import re
-import secrets
+import random
 import threading
 import time
 import weakref
@@ -375,7 +375,7 @@ class Hub:
     JOURNAL_LINGER = 60.0   # the journal thread stops this long after the last stream ended
 
     def __init__(self, ami, cache_dir: str, table: Optional["livestate.LiveState"] = None):
-        self.token = secrets.token_hex(4)
+        self.origin = "%08x" % random.SystemRandom().getrandbits(32)
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._buf: Deque[Event] = collections.deque()
@@ -401,7 +401,7 @@ class Hub:
             body = dict(type=type_, time=utc(now))
             body.update(data)
             text = ("id: %s-%d\nevent: %s\ndata: %s\n\n"
-                    % (self.token, seq, type_, json.dumps(body, separators=(",", ":"), default=str))).encode()
+                    % (self.origin, seq, type_, json.dumps(body, separators=(",", ":"), default=str))).encode()
             buf = self._buf
             buf.append(Event(seq, time.monotonic(), type_, frozenset(exts), text))
             if len(buf) > self.BUFFER:
@@ -490,8 +490,8 @@ class Hub:
         with self._cond:
             if not last_id:
                 return self._seq, False
-            tok, _, num = last_id.strip().rpartition("-")
-            if tok != self.token or not num.isdigit():
+            tag, _, num = last_id.strip().rpartition("-")
+            if tag != self.origin or not num.isdigit():
                 return self._seq, True
             n = int(num)
             first = self._buf[0].seq if self._buf else self._seq + 1
@@ -521,7 +521,7 @@ class Hub:
     def control(self, type_: str, reason: str) -> bytes:
         """A control frame (resync / dropped) carrying the current head's id."""
         body = json.dumps({"type": type_, "time": utc(time.time()), "reason": reason}, separators=(",", ":"))
-        return ("id: %s-%d\nevent: %s\ndata: %s\n\n" % (self.token, self._seq, type_, body)).encode()
+        return ("id: %s-%d\nevent: %s\ndata: %s\n\n" % (self.origin, self._seq, type_, body)).encode()
 
     def close(self) -> None:
         with self._cond:
@@ -566,7 +566,7 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
     try:
         cursor, resync = h.start(last_id)
         # The first bytes go out at once: headers flushed, the client knows it is connected.
-        first = b"retry: 3000\n: rfapi events %s\n\n" % h.token.encode()
+        first = b"retry: 3000\n: rfapi events %s\n\n" % h.origin.encode()
         if resync:
             first += h.control("resync", "Last-Event-ID is unknown here or older than the buffer: re-read /state "
                                          "and /registrations")

@@ -42,7 +42,7 @@ class Subscribers:
         self.sel = selectors.DefaultSelector()
         self.socks = []
         self.buf: Dict[socket.socket, bytes] = {}
-        self.tokens = []
+        self.origins = []
         req = ("GET /api/v1/events%s HTTP/1.1\r\nHost: localhost\r\nAuthorization: %s\r\n\r\n"
                % (query, auth["Authorization"])).encode()
         for _ in range(n):
@@ -58,7 +58,7 @@ class Subscribers:
                 data += chunk
             if b" 200 " not in data.split(b"\r\n", 1)[0]:
                 raise RuntimeError("stream refused: %r" % data[:300])
-            self.tokens.append(data.split(b"rfapi events ", 1)[1][:8].decode())
+            self.origins.append(data.split(b"rfapi events ", 1)[1][:8].decode())
             s.setblocking(False)
             self.buf[s] = b""
             self.sel.register(s, selectors.EVENT_READ)
