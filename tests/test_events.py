@@ -187,12 +187,26 @@ def test_own_writes_reach_the_stream(served):
     assert r.status_code == 200, body(r)
     r = pbx.get("pbx/framework/reload")
     assert r.status_code == 200, body(r)
-    got = [(f.data["what"], f.data["action"], f.data.get("did", f.data.get("needreload", f.data.get("exit_code"))))
-           for f in s.events(7, event="config")]
+    r = pbx.post("ampusers/add", data={"username": "evadmin", "password": "S3cret-pass-word", "sections": "*"})
+    assert r.status_code in (200, 201), body(r)
+    r = pbx.put("ampusers/evadmin", data={"password": "S3cret-pass-word2", "sections": "*"})
+    assert r.status_code == 200, body(r)
+    r = pbx.delete("ampusers/evadmin")
+    assert r.status_code == 200, body(r)
+    pbx.fwconsole_control(mode="fail")
+    r = pbx.get("pbx/framework/reload")
+    assert r.status_code == 500, body(r)
+
+    def key(d):
+        return d.get("did", d.get("username", d.get("needreload", d.get("exit_code", d.get("error")))))
+
+    got = [(f.data["what"], f.data["action"], key(f.data)) for f in s.events(11, event="config")]
     assert got == [("did", "created", "5551230001"), ("needreload", "changed", True),
                    ("did", "deleted", "5551230001"), ("needreload", "changed", True),
                    ("needreload", "changed", True),
-                   ("reload", "done", 0), ("needreload", "changed", False)]
+                   ("reload", "done", 0), ("needreload", "changed", False),
+                   ("admin", "created", "evadmin"), ("admin", "updated", "evadmin"), ("admin", "deleted", "evadmin"),
+                   ("reload", "failed", "ApiError")]
 
 
 def test_writes_in_one_process_reach_subscribers_of_another(served, pbx_rw):
@@ -210,6 +224,10 @@ def test_writes_in_one_process_reach_subscribers_of_another(served, pbx_rw):
         assert r.status_code == 201, body(r)
         f = s.events(1, event="config")[0]
         assert (f.data["what"], f.data["action"], f.data["extension"]) == ("extension", "created", "4321")
+        r = other.test_client().delete("/api/v1/extension/4321", headers=pbx.auth)
+        assert r.status_code == 200, body(r)
+        f = s.events(1, event="config")[0]  # (the need-reload events concern no extension: filtered out)
+        assert (f.data["what"], f.data["action"], f.data["extension"]) == ("extension", "deleted", "4321")
         assert svc.hub_of(other) is None  # the writer never had a hub: the journal carried it
     finally:
         other.extensions["rfapi"].close()

@@ -270,7 +270,7 @@ def translate(msg: Message) -> Optional[Tuple[str, Dict[str, Any], FrozenSet[str
         status = msg.get("ContactStatus") or ""
         return "registrations", {"extension": ep, "tech": "pjsip", "aor": msg.get("AOR") or "",
                                  "uri": msg.get("URI") or "", "status": status,
-                                 "registered": status not in ("Removed", "Unreachable"),
+                                 "registered": status != "Removed",  # Unreachable: registered, qualify failing
                                  "roundtrip_usec": _int(msg.get("RoundtripUsec"))}, frozenset([ep])
     if name == "PeerStatus":
         if (msg.get("ChannelType") or "").upper() != "SIP":
@@ -278,7 +278,7 @@ def translate(msg: Message) -> Optional[Tuple[str, Dict[str, Any], FrozenSet[str
         peer = (msg.get("Peer") or "").split("/", 1)[-1]
         status = msg.get("PeerStatus") or ""
         return "registrations", {"extension": peer, "tech": "sip", "status": status,
-                                 "registered": status in ("Registered", "Reachable", "Lagged"),
+                                 "registered": status not in ("Unregistered", "Rejected"),
                                  "address": msg.get("Address") or ""}, frozenset([peer])
     if name == "MessageWaiting":
         mailbox = msg.get("Mailbox") or ""
