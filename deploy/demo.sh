@@ -21,8 +21,10 @@ rfapi demo — API user: api   password: $DEMO_PASSWORD
   curl -s -u 'api:$DEMO_PASSWORD' http://127.0.0.1:8080/api/v1/test
   curl -s -u 'api:$DEMO_PASSWORD' http://127.0.0.1:8080/api/v1/pbx/framework/needreload
   curl -s http://127.0.0.1:8080/api/v1/openapi.json | head -c 300
+  curl -sN -u 'api:$DEMO_PASSWORD' http://127.0.0.1:8080/api/v1/events     # live events (Ctrl-C)
 Ctrl-C stops it.
 
 INFO
-RFAPI_CONFIG="$ROOT/rfapi.ini" .venv/bin/gunicorn --bind 127.0.0.1:8080 --workers 2 --threads 4 \
-    'rfapi:create_app()'
+# 4 request threads + room for 128 /events streams per worker (as deploy/gunicorn.conf.py).
+RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_EVENT_STREAMS=128 .venv/bin/gunicorn --bind 127.0.0.1:8080 --workers 2 \
+    --threads 132 'rfapi:create_app()'

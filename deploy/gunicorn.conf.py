@@ -7,7 +7,10 @@ them from /etc/rfapi/rfapi.env (optional, kept on upgrade):
                  Only a unix socket or a loopback address is accepted here: the
                  API is published by the PBX's Apache, never by gunicorn itself.
   RFAPI_WORKERS  worker processes (default 2)
-  RFAPI_THREADS  threads per worker (default 4)
+  RFAPI_THREADS  threads per worker for ordinary requests (default 4)
+  RFAPI_EVENT_STREAMS  GET /events streams per worker (default 128): each holds a
+                 thread of the pool while it listens, so the pool is
+                 RFAPI_THREADS + RFAPI_EVENT_STREAMS; rfapi answers 503 beyond it
 
 Works with gunicorn 20.1 and later, Python 3.9 and later.
 """
@@ -57,7 +60,16 @@ umask = 0o007
 # 2 x 4 = 8 requests in flight, about 2 x 50 MB of memory.
 worker_class = "gthread"
 workers = _int("RFAPI_WORKERS", 2)
-threads = _int("RFAPI_THREADS", 4)
+# Server-Sent Events (GET /events): a subscriber holds its pool thread while it
+# listens, waiting on a condition (no CPU). The pool gets room for that many
+# streams on top of the request threads, and rfapi refuses (503) a stream beyond
+# RFAPI_EVENT_STREAMS per worker, so streams never take the request threads.
+# ThreadPoolExecutor starts threads only when all are busy: idle room costs nothing.
+# (gevent was the other candidate: mysqlclient's C calls would block every
+# greenlet of a worker; a separate async server would need its own auth and socket.)
+event_streams = _int("RFAPI_EVENT_STREAMS", 128)
+os.environ["RFAPI_EVENT_STREAMS"] = str(event_streams)  # the workers apply the same limit
+threads = _int("RFAPI_THREADS", 4) + event_streams
 
 # gthread workers heartbeat from their main loop, so a long request (an
 # fwconsole reload may take its full 300 s) is not killed by this timeout; it
@@ -110,3 +122,22 @@ forwarded_allow_ips = "127.0.0.1,::1"
 limit_request_line = 8190
 limit_request_field_size = 65536
 limit_request_fields = 200
+
+def post_worker_init(worker):
+    """A stopping worker (SIGTERM: `systemctl reload/stop`) ends its event streams at
+    once with a final event, instead of holding the old worker for graceful_timeout;
+    clients reconnect to a new worker (Last-Event-ID there means resync)."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(sig, frame):
+        try:
+            from rfapi.services import events
+
+            events.close_all()
+        finally:
+            if callable(previous):
+                previous(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_term)

@@ -83,6 +83,8 @@ class Config:
     auth_fail_window: float = 60.0
     auth_fail_cooldown: float = 300.0
     call_allow_feature_codes: bool = False  # [call] allow_feature_codes: may POST /call dial *xx / #?
+    events_heartbeat: float = 15.0      # GET /events: seconds between heartbeat comments
+    events_max_seconds: float = 0.0     # GET /events: end a stream after this long (0: never)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     ami: AmiConfig = field(default_factory=AmiConfig)
     fwconsole_path: str = "/usr/sbin/fwconsole"
@@ -178,7 +180,8 @@ def load(path: Optional[str] = None) -> Config:
     known = {
         "api": {"user", "password", "auth_cache_seconds", "cache_ttl", "trusted_proxies", "trusted_proxy_networks",
                 "max_body_bytes",
-                "auth_fail_limit", "auth_fail_window", "auth_fail_cooldown"},
+                "auth_fail_limit", "auth_fail_window", "auth_fail_cooldown", "events_heartbeat",
+                "events_max_seconds"},
         "database": {"host", "port", "user", "password", "name", "cdr_name", "socket", "connect_timeout",
                      "read_timeout"},
         "ami": {"host", "port", "user", "secret", "timeout"},
@@ -218,6 +221,8 @@ def load(path: Optional[str] = None) -> Config:
     cfg.auth_fail_limit = _number(cp, path, "api", "auth_fail_limit", int, 10, 1)
     cfg.auth_fail_window = _number(cp, path, "api", "auth_fail_window", float, 60.0, 1)
     cfg.auth_fail_cooldown = _number(cp, path, "api", "auth_fail_cooldown", float, 300.0, 1)
+    cfg.events_heartbeat = _number(cp, path, "api", "events_heartbeat", float, 15.0, 0.05)
+    cfg.events_max_seconds = _number(cp, path, "api", "events_max_seconds", float, 0.0, 0)
 
     cfg.call_allow_feature_codes = _bool(cp, path, "call", "allow_feature_codes", False)
 

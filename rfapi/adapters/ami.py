@@ -472,6 +472,8 @@ class AMI:
             if feed is None:
                 feed = EventFeed(self._params, self.timeout, events, on_event, on_connect, mask=mask, name=key)
                 self._feeds[key] = feed
+            else:  # a second consumer shares the connection (one event connection per process)
+                feed.add_listener(events, on_event, on_connect, mask)
             return feed
 
     # -- actions -----------------------------------------------------------------
@@ -687,6 +689,9 @@ class EventFeed:
       connection is pinged; unused for ``IDLE_AFTER`` s the feed disconnects (and a
       later ``poke()`` starts it again).
     * ``close()`` stops it and joins its threads (``AMI.close()`` calls it).
+    * More consumers share the one connection (``add_listener``): each gets the
+      events it names; a wider mask is asked for with the ``Events`` action on the
+      feed thread (no reconnect); every ``on_connect`` runs after each login.
     The shared request connection (``Events: off``) is never involved."""
 
     BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before attempt n after n failures
@@ -702,8 +707,10 @@ class EventFeed:
         self.events = frozenset(check_field("event name", e) for e in events)
         self.mask = check_field("Events", mask)
         self.name = name
-        self._on_event = on_event
-        self._on_connect = on_connect
+        self._listeners: List[Tuple[frozenset, Callable[[Message, int], None]]] = [(self.events, on_event)]
+        self._on_connects: List[Callable[["EventFeed"], None]] = [on_connect]
+        self._remask = False
+        self.applied_mask = ""          # the mask Asterisk confirmed on the current connection
         self._seq = itertools.count(1)  # one numbering for every connection of this feed
         self.generation = 0             # successful logins so far; a table seeded for another one is stale
         self.connects = 0
@@ -780,6 +787,33 @@ class EventFeed:
         with self._cond:
             self._cond.wait_for(lambda: self.ready() or not self._busy, timeout)
         return self.ready()
+
+    def add_listener(self, events: Iterable[str], on_event: Callable[[Message, int], None],
+                     on_connect: Optional[Callable[["EventFeed"], None]] = None, mask: str = "call") -> None:
+        """Another consumer of this connection: ``on_event`` gets the events named in
+        ``events`` (on the reader thread, like the first one); the mask becomes the
+        union of both (sent with the Events action if already connected)."""
+        wanted = frozenset(check_field("event name", e) for e in events)
+        classes = [c for c in self.mask.split(",") if c]
+        classes += [c for c in check_field("Events", mask).split(",") if c and c not in classes]
+        with self._cond:
+            self._listeners = self._listeners + [(wanted, on_event)]
+            if on_connect is not None:
+                self._on_connects = self._on_connects + [on_connect]
+            self.events = self.events | wanted
+            widened = ",".join(classes) != self.mask
+            self.mask = ",".join(classes)
+            mgr = self._mgr
+            if mgr is not None:
+                mgr._wanted = self.events
+            if widened:
+                self._remask = True
+        if widened:
+            self._wake.set()
+
+    def _on_connect(self, feed: "EventFeed") -> None:
+        for fn in self._on_connects:
+            fn(feed)
 
     def reseed(self) -> None:
         """Run ``on_connect`` again on the current connection (from any thread)."""
@@ -860,15 +894,19 @@ class EventFeed:
                     raw.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), val)
         except (OSError, AttributeError):
             pass
-        login(mgr, user, secret, self.mask, self.timeout)
+        mgr.login_mask = self.mask
+        login(mgr, user, secret, mgr.login_mask, self.timeout)
         return mgr
 
     def _deliver(self, msg: Message, seq: int) -> None:
-        try:
-            self._on_event(msg, seq)
-        except Exception:
-            log.exception("AMI event feed %s: handling %r failed; re-seeding", self.name, msg)
-            self.reseed()
+        name = msg.get("Event")
+        for wanted, on_event in self._listeners:
+            if name in wanted:
+                try:
+                    on_event(msg, seq)
+                except Exception:
+                    log.exception("AMI event feed %s: handling %r failed; re-seeding", self.name, msg)
+                    self.reseed()
 
     def _lost(self, mgr: _FeedManager) -> None:
         with self._cond:
@@ -893,6 +931,8 @@ class EventFeed:
                         self.generation += 1
                         self.connects += 1
                         self._reseed = False
+                        self._remask = False  # logged in with the current mask
+                        self.applied_mask = mgr.login_mask
                     self._on_connect(self)
                     with self._cond:
                         self._ready_gen = self.generation
@@ -947,6 +987,14 @@ class EventFeed:
             if self._idle():
                 log.info("AMI event feed %s: unused for %.0f s, disconnecting", self.name, self.IDLE_AFTER)
                 return "idle"
+            if self._remask:  # a consumer that needs more classes joined: widen this connection's mask
+                self._remask = False
+                mask = self.mask
+                resp = mgr.send_action([("Action", "Events"), ("EventMask", mask)], timeout=self.timeout)
+                if not resp.ok:
+                    raise AmiError("Asterisk refused EventMask %s" % mask)
+                self.applied_mask = mask
+                continue
             if self._reseed:
                 self._reseed = False
                 self._on_connect(self)

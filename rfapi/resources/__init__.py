@@ -27,6 +27,7 @@ MODULES = [
     "state",
     "registrations",
     "voicemail",
+    "events",
     "openapi",
 ]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import audit
 from ..routing import Resource
-from ..services import catalog, framework
+from ..services import catalog, events, framework
 
 resource = Resource("pbx", "FreePBX framework and Asterisk control")
 
@@ -29,6 +29,7 @@ def get_needreload(params):
 def post_needreload(params):
     result = framework.mark_need_reload()
     audit.record("needreload", result)
+    events.changed("needreload", "changed", needreload=True)
     return result
 
 
@@ -39,8 +40,10 @@ def reload_freepbx(params):
         result = framework.reload_freepbx()
     except Exception as exc:
         audit.record("fwconsole-reload", {"failed": type(exc).__name__})
+        events.changed("reload", "failed", error=type(exc).__name__)
         raise
     audit.record("fwconsole-reload", {"exit_code": result["exit_code"]})
+    events.changed("reload", "done", exit_code=result["exit_code"], needreload=False)
     return result
 
 

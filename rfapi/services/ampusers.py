@@ -26,6 +26,7 @@ from ..auth import sections_of, sha1_hex
 from ..dao import ampusers as dao
 from ..http import Conflict, NotFound
 from ..runtime import runtime
+from . import events
 from .dids import retry_tx
 
 ALL = "*"
@@ -80,6 +81,7 @@ def add_admin(username: str, password: str, sections: List[str]) -> Dict[str, An
     created = retry_tx(work, "the administrators")
     _forget_logins()
     audit.record("ampusers.add", created)
+    events.changed("admin", "created", username=created["username"])
     return created
 
 
@@ -116,6 +118,7 @@ def update_admin(username: str, password: str, sections: List[str]) -> Dict[str,
     updated = retry_tx(work, "the administrators")
     _forget_logins()
     audit.record("ampusers.update", updated)
+    events.changed("admin", "updated", username=updated["username"])
     return updated
 
 
@@ -131,4 +134,5 @@ def delete_admin(username: str) -> Dict[str, Any]:
     removed = retry_tx(work, "the administrators")
     _forget_logins()
     audit.record("ampusers.delete", removed)
+    events.changed("admin", "deleted", username=removed["username"])
     return removed

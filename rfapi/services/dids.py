@@ -14,7 +14,7 @@ from ..dao import dids as dao
 from ..dao import framework as framework_dao
 from ..http import BadRequest, Conflict, GatewayTimeout, NotFound
 from ..runtime import runtime
-from . import catalog
+from . import catalog, events
 
 T = TypeVar("T")
 
@@ -110,6 +110,7 @@ def add_did(params: Dict[str, Any]) -> Dict[str, Any]:
 
     created = retry_tx(work, "the inbound routes")
     audit.record("did.add", created)
+    events.changed("did", "created", did=did, needreload=True)
     return created
 
 
@@ -127,6 +128,7 @@ def delete_did(did: str) -> List[Dict[str, Any]]:
 
     removed = retry_tx(work, "the inbound routes")
     audit.record("did.delete", removed)
+    events.changed("did", "deleted", did=did, needreload=True)
     return removed
 
 

@@ -43,7 +43,7 @@ from ..dao import extensions as dao
 from ..dao import framework as fw_dao
 from ..http import ApiError, BadRequest, Conflict, NotFound
 from ..runtime import runtime
-from . import catalog, extcache, vmconf
+from . import catalog, events, extcache, vmconf
 
 log = logging.getLogger("rfapi.extensions")
 
@@ -597,6 +597,7 @@ def create(p: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
         plan.user, plan.device, plan.followme is not None, boxes, _after_state(before, ops),
         plan.followme["grptime"] if plan.followme else None, {kw: data for _i, kw, data, _f in plan.sip})
     audit.record("extension.add", result)
+    events.changed("extension", "created", extension=n, needreload=True)
     if plan.generated_secret:
         data = dict(result, secret=plan.secret)
         return data, "Created; the generated SIP secret is shown only this once"
@@ -724,6 +725,7 @@ def delete(number: str, p: Dict[str, Any]) -> Dict[str, Any]:
     if spool_left:
         result["voicemail_left"] = spool_left
     audit.record("extension.delete", result)
+    events.changed("extension", "deleted", extension=n, needreload=True)
     return result
 
 

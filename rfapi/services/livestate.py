@@ -95,6 +95,10 @@ class LiveState:
         return (self.feed.ready() and not self._overflow and self._seeded_gen == gen
                 and (not self._wants_presence or self._presence_gen == gen))
 
+    def has_hint(self, exten: str) -> bool:
+        """Whether Asterisk has a hint for ``exten`` (i.e. it is an extension), seeded or not."""
+        return exten in self._hints  # a dict read: rows are replaced, never changed in place
+
     def view(self) -> Optional[View]:
         """The table if it is live, else None."""
         self.feed.touch()

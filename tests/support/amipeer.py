@@ -1164,6 +1164,58 @@ class AmiPeer:
             if c.wants(privilege):
                 c.send(data)
 
+    _ID_HEADERS = (b"Uniqueid", b"Linkedid", b"DestUniqueid", b"DestLinkedid")
+
+    def replay_events(self, capture: str, pace: float = 0.0) -> List[str]:
+        """Send the unsolicited events of a captured transcript (``tests/data/ami/<capture>.txt``,
+        e.g. ``events-call-internal``) to every connection that wants them, byte for byte as
+        the real Asterisk sent them, in order, except that the Uniqueid/Linkedid values
+        (also Dest*) are renumbered so a capture can be played again and again. ``pace``
+        scales the captured gaps (0: at once). Returns the new Linkedids in order."""
+        path = Path(__file__).resolve().parent.parent / "data" / "ami" / ("%s.txt" % capture)
+        data = path.read_bytes()
+        blocks, times = [], []
+        marker = re.compile(rb"^<<< \S+ t=\+([0-9.]+)s len=(\d+)$", re.M)
+        for m in marker.finditer(data):
+            payload = data[m.end() + 1:m.end() + 1 + int(m.group(2))]
+            if payload.startswith(b"Event: ") and b"\r\nActionID: " not in payload \
+                    and not payload.startswith(b"Event: FullyBooted"):
+                blocks.append(payload)
+                times.append(float(m.group(1)))
+        ids: Dict[bytes, bytes] = {}
+        links: List[str] = []
+        with self.lock:
+            now = int(time.time())
+
+            def fresh(old: bytes) -> bytes:
+                if old not in ids:
+                    ids[old] = b"%d.%d" % (now, self._uid_seq)
+                    self._uid_seq += 1
+                return ids[old]
+
+            out = []
+            for b in blocks:
+                lines = b.split(b"\r\n")
+                for i, line in enumerate(lines):
+                    k, sep, v = line.partition(b": ")
+                    if sep and k in self._ID_HEADERS and re.fullmatch(rb"[0-9]+\.[0-9]+", v):
+                        lines[i] = k + sep + fresh(v)
+                        if k == b"Linkedid" and fresh(v).decode() not in links:
+                            links.append(fresh(v).decode())
+                priv = re.search(rb"\r\nPrivilege: ([^\r]*)", b)
+                out.append((b"\r\n".join(lines), priv.group(1).decode() if priv else "call,all"))
+        last = times[0] if times else 0.0
+        for (payload, privilege), t in zip(out, times):
+            if pace and t > last:
+                self._stopping.wait((t - last) * pace)
+            last = t
+            with self.lock:
+                conns = list(self._conns.values())
+            for c in conns:
+                if c.wants(privilege):
+                    c.send(payload)
+        return links
+
     def pjsip_register(self, endpoint: str, uri: Optional[str] = None,
                        user_agent: str = "SIPp/3.6.1 test-phone", roundtrip_usec: int = 1134,
                        expires: int = 300) -> None:
