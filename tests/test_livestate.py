@@ -10,7 +10,7 @@ import time
 from rfapi.services import livestate
 from tests.support import office, world
 from tests.test_read_schemas import check, document, schema_for
-from tests.test_state import SIP_EXTENSIONS, expected, stamp_time, without_live
+from tests.test_state import PROBE, SIP_EXTENSIONS, expected, stamp_time, without_live
 from tests.support.world import body
 
 FEED_THREAD = "rfapi-ami-" + livestate.FEED
@@ -45,6 +45,8 @@ def sent_on(peer, conn_id):
             for a in peer.actions if a.conn_id == conn_id and a.name != "Login"]
 
 
+
+
 def feed_threads():
     return [t for t in threading.enumerate() if t.name == FEED_THREAD]
 
@@ -64,7 +66,7 @@ def test_first_request_seeds_on_the_feed_connection_then_no_action_at_all(pbx):
     logins = [a for a in pbx.peer.actions if a.name == "Login"]
     assert [(a.get("Username"), a.get("Events")) for a in logins] == [(world.AMI_USER, "call")]
     conn = logins[0].conn_id
-    assert sent_on(pbx.peer, conn) == [("ExtensionStateList", []), ("PresenceStateList", [])]
+    assert sent_on(pbx.peer, conn) == PROBE + [("ExtensionStateList", []), ("PresenceStateList", [])]
     assert all(a.conn_id == conn for a in pbx.peer.actions)
     # Every row was refreshed by that seed.
     assert len({s["refreshed_at"] for s in data.values()}) == 1
@@ -192,7 +194,7 @@ def test_concurrent_first_requests_seed_once(pbx):
     for t in threads:
         t.join(WAIT * 2)
     assert answers == [(200, {True})] * 6
-    assert [a.name for a in pbx.peer.actions] == ["Login", "ExtensionStateList", "PresenceStateList"]
+    assert [a.name for a in pbx.peer.actions] == ["Login", "Setvar", "Setvar", "ExtensionStateList", "PresenceStateList"]
     assert len(feed_threads()) == 1
 
 
@@ -219,7 +221,7 @@ def test_peer_restart_reconnects_and_reseeds(pbx):
     assert set(codes) <= {200, 503}
     logins = feed_logins(pbx.peer)
     assert len(logins) >= 2 and logins[-1] != old_conn
-    assert sent_on(pbx.peer, logins[-1]) == [("ExtensionStateList", []), ("PresenceStateList", [])]
+    assert sent_on(pbx.peer, logins[-1]) == PROBE + [("ExtensionStateList", []), ("PresenceStateList", [])]
     pbx.peer.clear_actions()
     assert states(pbx)["104"]["state"] == "ringing"
     assert pbx.peer.actions == []
@@ -296,7 +298,7 @@ def test_idle_feed_disconnects_and_comes_back(pbx):
     feed.IDLE_AFTER = 600.0
     data = states(pbx)
     assert {s["live"] for s in data.values()} == {True}
-    assert [a.name for a in pbx.peer.actions] == ["Login", "ExtensionStateList", "PresenceStateList"]
+    assert [a.name for a in pbx.peer.actions] == ["Login", "Setvar", "Setvar", "ExtensionStateList", "PresenceStateList"]
 
 
 def test_no_thread_left_after_closing_several_apps(pbx, office_db, tmp_path):
@@ -316,3 +318,19 @@ def test_no_thread_left_after_closing_several_apps(pbx, office_db, tmp_path):
               "the feed connections to close")
     finally:
         second.close()
+
+
+def test_user_without_call_events_is_never_live(pbx):
+    """A real Asterisk seeds the table for a user without the "call" read class
+    (ExtensionStateList is reporting class) but never sends it an ExtensionStatus:
+    such a table would be stale forever, so /state asks Asterisk instead."""
+    with pbx.peer.lock:
+        pbx.peer.users[world.AMI_USER] = {"secret": world.AMI_SECRET, "read": "system,reporting,command",
+                                          "write": "system,reporting,command"}
+    data = states(pbx)
+    assert {s["live"] for s in data.values()} == {False}
+    assert data["103"]["state"] != "ringing"
+    with pbx.peer.lock:
+        pbx.peer.hints["103"]["status"] = 8
+    until(lambda: states(pbx)["103"]["state"] == "ringing", "the on-demand answer follows Asterisk")
+    assert {s["live"] for s in states(pbx).values()} == {False}

@@ -56,13 +56,17 @@ def expected(e):
             "presence": {"state": p_state, "subtype": subtype, "message": message}}
 
 
+# Each login of the state feed first checks that call events reach this AMI user.
+PROBE = [("Setvar", [("Variable", "DEVICE_STATE(Custom:rfapi-feed)"), ("Value", v)]) for v in ("INUSE", "NOT_INUSE")]
+
+
 def test_all_states_in_two_list_actions(pbx):
     t0 = time.time()
     r = pbx.get("state")
     assert r.status_code == 200, body(r)
     assert without_live(body(r)["data"], True, since=t0) == [expected(e) for e in SIP_EXTENSIONS]
     # Never one action per extension: the hint list, then the presence list.
-    assert sent(pbx.peer) == [("ExtensionStateList", []), ("PresenceStateList", [])]
+    assert sent(pbx.peer) == PROBE + [("ExtensionStateList", []), ("PresenceStateList", [])]
 
 
 def test_the_office_in_words(pbx):
@@ -138,7 +142,7 @@ def test_without_presence_providers_one_action_is_enough(pbx):
             h["hint"] = h["hint"].split(",")[0]
     data = body(pbx.get("state"))["data"]
     assert all(s["presence"] is None and s["live"] is True for s in data)
-    assert sent(pbx.peer) == [("ExtensionStateList", [])]
+    assert sent(pbx.peer) == PROBE + [("ExtensionStateList", [])]
 
 
 def test_unknown_and_non_sip_extensions_are_404_without_ami(pbx):

@@ -23,6 +23,7 @@ path. Memory is bounded by ``MAX_ROWS`` per table (beyond it the table stops bei
 live rather than grow)."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any, Dict, NamedTuple, Optional
@@ -31,8 +32,17 @@ from flask import current_app
 
 from ..adapters.ami import AmiError, EventFeed, Message
 
+log = logging.getLogger("rfapi.livestate")
+
 FEED = "livestate"
-EVENTS = ("ExtensionStatus", "PresenceStateChange")
+EVENTS = ("ExtensionStatus", "PresenceStateChange", "DeviceStateChange")
+# The table is live only if call-class events reach this AMI user. Found on a real
+# Asterisk: a user without the "call" read class logs in with Events: call, seeds
+# the table from ExtensionStateList (reporting class) and then never receives an
+# ExtensionStatus: a table claiming "live" would be stale forever. Each (re)login
+# probes by setting this custom device state and waiting for its DeviceStateChange.
+PROBE_DEVICE = "Custom:rfapi-feed"
+PROBE_WAIT = 2.0
 _EXT_KEY = "rfapi.livestate"
 _CREATE_LOCK = threading.Lock()
 
@@ -87,12 +97,16 @@ class LiveState:
         self._seeded_at = 0.0
         self._memo: Dict[str, Any] = {}
         self._changes = 0
+        self._probe_seen = threading.Event()
+        self._call_events = True    # the last probe saw its event
+        self._probed_gen = -1       # feed generation (login) that probe ran on
+        self._warned = False
         self.feed: EventFeed = feed_factory(self._on_event, self._seed)
 
     # -- reading -----------------------------------------------------------------
     def live(self) -> bool:
         gen = self.feed.generation
-        return (self.feed.ready() and not self._overflow and self._seeded_gen == gen
+        return (self.feed.ready() and self._call_events and not self._overflow and self._seeded_gen == gen
                 and (not self._wants_presence or self._presence_gen == gen))
 
     def has_hint(self, exten: str) -> bool:
@@ -145,6 +159,9 @@ class LiveState:
                     reseed = self._presence_gen != self.feed.generation
             if reseed:  # a provider appeared after a seed that did not list presence
                 self.feed.reseed()
+        elif name == "DeviceStateChange":
+            if msg.get("Device") == PROBE_DEVICE:
+                self._probe_seen.set()
         elif name == "PresenceStateChange":
             f = _fields(msg, _PRESENCE_KEYS)
             with self._lock:
@@ -157,8 +174,30 @@ class LiveState:
                 self._presence[f["Presentity"]] = Presence(seq, now, f)
                 self._changes += 1
 
+    def _call_events_arrive(self, feed: EventFeed) -> bool:
+        """Set PROBE_DEVICE to INUSE then NOT_INUSE (at least one is a change) and wait
+        for a DeviceStateChange of it on this connection."""
+        self._probe_seen.clear()
+        for value in ("INUSE", "NOT_INUSE"):
+            resp, _, _ = feed.list_action("Setvar", [("Variable", "DEVICE_STATE(%s)" % PROBE_DEVICE),
+                                                     ("Value", value)])
+            if not resp.ok:
+                return False   # no "call" write class: assume no call events either
+        return self._probe_seen.wait(min(PROBE_WAIT, feed.timeout))
+
     def _seed(self, feed: EventFeed) -> None:
-        """on_connect: list everything on the feed connection, then merge."""
+        """on_connect: check that call events arrive, list everything on the feed
+        connection, then merge."""
+        if self._probed_gen != feed.generation:   # once per login; a reseed lists again only
+            self._call_events = self._call_events_arrive(feed)
+            self._probed_gen = feed.generation
+        ok = self._call_events
+        if not ok:
+            if not self._warned:
+                log.warning("AMI user gets no call events (no 'call' read class?): /state asks Asterisk "
+                            "on every request instead of answering from the live table")
+                self._warned = True
+            return
         resp, items, seq = feed.list_action("ExtensionStateList")
         if not resp.ok or not seq:
             raise AmiError("Asterisk refused ExtensionStateList: %s" % (resp.get("Message") or "").strip())

@@ -118,6 +118,19 @@ def test_ami_user_without_originate_and_call(real, limited_api):
     r = limited_api.post("call", ext="101", secret=secret, dest="2125550147")
     assert r.status == 502, r
     assert r.json["message"] == "Asterisk refused the call: Permission denied", r
+    # Without "call" no ExtensionStatus reaches the event feed (found here: the table was
+    # seeded by ExtensionStateList and then claimed live forever). rfapi's probe sees it
+    # and answers /state on demand (reporting class), so the answer follows Asterisk.
+    for _ in range(4):
+        entries = {e["extension"]: e for e in limited_api.get("state").data}
+        assert entries["101"]["live"] is False, entries["101"]
+    real.ast.rx("devstate change Custom:DND101 BUSY")
+    try:
+        wait_for(lambda: {e["extension"]: e for e in limited_api.get("state").data}["101"]["state"] == "busy",
+                 5, "the change seen without the call class")
+        assert limited_api.get("state/101").data["state"] == "busy"
+    finally:
+        real.ast.rx("devstate change Custom:DND101 NOT_INUSE")
     # what needs only system/reporting still works
     assert limited_api.get("callflowcontrols").status == 200
     assert limited_api.get("dids").status == 200

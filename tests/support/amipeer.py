@@ -102,6 +102,7 @@ ACTION_CLASSES: Dict[str, frozenset] = {
     for name, classes in {
         "command": "command",
         "originate": "originate",
+        "setvar": "call",
         "coresettings": "system,reporting",
         "corestatus": "system,reporting",
         "coreshowchannels": "system,reporting",
@@ -968,6 +969,7 @@ class AmiPeer:
 
         self._handlers: Dict[str, Callable[[_Conn, Action, str], bool]] = {
             "login": self._a_login,
+            "setvar": self._a_setvar,
             "logoff": self._a_logoff,
             "ping": self._a_ping,
             "events": self._a_events,
@@ -1665,6 +1667,24 @@ class AmiPeer:
         n = self._db_deltree(family, key)
         conn.send(_ack(aid, "Key tree deleted successfully") if n
                   else _error(aid, "Database entry not found"))
+        return True
+
+    def _a_setvar(self, conn: _Conn, act: Action, aid: str) -> bool:
+        """Setvar without a channel: only DEVICE_STATE(Custom:<name>) is modelled (the
+        state feed's probe): "Variable Set", then DeviceStateChange when the state
+        changed (tests/data/ami/setvar-device-state.txt) and ExtensionStatus of hints on it."""
+        var, value = act.get("Variable", "") or "", (act.get("Value", "") or "").strip().upper()
+        m = re.fullmatch(r"DEVICE_STATE\((Custom:[^)]+)\)", var.strip())
+        if not m:
+            conn.send(_error(aid, "Setvar: only DEVICE_STATE(Custom:...) is modelled by the peer"))
+            return True
+        device = m.group(1)
+        with self.lock:
+            changed = self.device_states.get(device) != value
+            self.device_states[device] = value
+        conn.send(_ack(aid, "Variable Set"))
+        if changed:
+            self._emit_device_change(device)
         return True
 
     # ------------------------------------------------- hints, device states
