@@ -12,10 +12,11 @@ Every event and every list carries the feed's wire-order number, and a row is on
 replaced by something newer, so an event that crosses a seed is never lost or
 overwritten by the older list.
 
-DeviceStateChange is not used: Asterisk follows every device change that matters
-to a hint with an ExtensionStatus carrying the aggregated state, and a dialplan
-reload re-announces every hint the same way (reload-action.txt), so new or changed
-hints arrive as events too.
+DeviceStateChange is not used for the table: Asterisk follows every device change
+that matters to a hint with an ExtensionStatus carrying the aggregated state, and a
+dialplan reload re-announces every hint the same way (reload-action.txt), so new or
+changed hints arrive as events too. It is only read for the login probe
+(PROBE_DEVICE below): the table is live only if call events reach this user.
 
 The table is *live* while the feed is connected and seeded on its current
 connection; otherwise ``view()`` returns None and the caller uses the on-demand
