@@ -31,3 +31,36 @@ def test_click_to_call_while_shutting_down(pbx):
     assert r.status_code == 503, body(r)
     r = pbx.post("call", data={"ext": "101", "secret": secret("101"), "dest": "2125550147"})
     assert r.status_code == 503, body(r)
+
+
+def test_accepted_but_never_greeted_is_503_also_for_requests_waiting_their_turn(pbx):
+    """A real Asterisk going down keeps queueing connections on its listen socket
+    without ever sending the banner: every request, including those that waited for
+    the per-process AMI turn behind the connect attempt, is 503 within the timeout."""
+    import socket
+    import threading
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)          # never accept()ed: the kernel completes the handshake
+    port = silent.getsockname()[1]
+    text = pbx.ini.read_text()
+    pbx.ini.write_text(text.replace("port = %d\n" % pbx.peer.port, "port = %d\n" % port, 1))
+    results = []
+
+    def one():
+        t0 = time.monotonic()
+        r = pbx.get("registrations")
+        results.append((r.status_code, time.monotonic() - t0))
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        silent.close()
+    assert [s for s, _ in results] == [503] * 4, results
+    assert max(took for _, took in results) < 3 + 2      # [ami] timeout = 3

@@ -185,7 +185,9 @@ class _Manager(pyst.Manager):
             banner = self._response_queue.get(timeout=timeout)
         except queue.Empty:
             self.shutdown()
-            raise AmiTimeout("no AMI banner from %s:%s" % (host, port)) from None
+            # Accepted but never greeted (seen on a real Asterisk shutting down: its listen
+            # socket still queues connections): unreachable, not a slow answer.
+            raise AmiUnavailable("no AMI banner from %s:%s" % (host, port)) from None
         if banner is None:
             raise AmiUnavailable("AMI at %s:%s closed the connection" % (host, port))
         return banner
@@ -390,6 +392,9 @@ def login(mgr: _Manager, user: str, secret: str, events: str, timeout: float) ->
     try:
         resp = mgr.send_action([("Action", "Login"), ("Username", user), ("Secret", secret),
                                 ("Events", events)], timeout=timeout)
+    except AmiTimeout:
+        mgr.shutdown()
+        raise AmiUnavailable("Asterisk did not complete the AMI login in time") from None
     except AmiError:
         mgr.shutdown()
         raise
@@ -416,6 +421,7 @@ class AMI:
         self._mgr: Optional[_Manager] = None
         self._failed_at = 0.0
         self._failure = ""
+        self._connecting = False     # a (re)connect holds the turn
         self._pid = os.getpid()
         self.connects = 0
         self._feeds: Dict[str, "EventFeed"] = {}
@@ -439,12 +445,15 @@ class AMI:
         self._mgr = None
         if time.monotonic() - self._failed_at < self.RETRY_AFTER:
             raise AmiUnavailable(self._failure or "AMI unavailable")
+        self._connecting = True
         try:
             self._mgr = self._login("off")
         except AmiError as exc:
             self._failed_at = time.monotonic()
             self._failure = str(exc)
             raise AmiUnavailable(str(exc)) from None
+        finally:
+            self._connecting = False
         return self._mgr
 
     def close(self) -> None:
@@ -492,6 +501,9 @@ class AMI:
         pairs = [("Action", check_field("Action", name))] + _pairs(headers, {})
         # One action in flight per process; a queue longer than the timeout is a timeout too.
         if not self._lock.acquire(timeout=timeout):
+            if self._connecting or time.monotonic() - self._failed_at < timeout + self.RETRY_AFTER:
+                # the turn went to (re)connecting to an Asterisk that does not answer
+                raise AmiUnavailable(self._failure or "AMI unavailable: still connecting")
             raise AmiTimeout("AMI busy: no turn within %.1f s" % timeout)
         try:
             mgr = self._manager()

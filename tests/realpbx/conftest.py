@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -23,6 +23,7 @@ from tests.realpbx import freepbx
 from tests.realpbx.amiclient import AmiClient
 from tests.realpbx.asterisk import AMI_SECRET, AMI_USER, RealAsterisk, realpbx_dir
 from tests.support import dbworld, office, world
+from tests.support.tcprelay import TcpRelay
 
 HERE = Path(__file__).resolve().parent
 SOURCE = realpbx_dir()
@@ -88,6 +89,37 @@ class Reply:
         return "<%d %s>" % (self.status, self.raw[:400])
 
 
+class AmiSpy(TcpRelay):
+    """The tier's rfapi reaches Asterisk's AMI through this relay, which counts the
+    actions rfapi sends (the real Asterisk has no such counter)."""
+
+    def __init__(self, port: int):
+        super().__init__("127.0.0.1", port)
+        self._actions: List[str] = []
+
+    @property
+    def actions(self) -> List[str]:
+        with self._lock:
+            return list(self._actions)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._actions.clear()
+
+    def _client_tap(self):
+        buf = bytearray()
+
+        def tap(data: bytes) -> None:
+            buf.extend(data)
+            while b"\r\n" in buf:
+                line, _, rest = bytes(buf).partition(b"\r\n")
+                buf[:] = rest
+                if line.startswith(b"Action: "):
+                    with self._lock:
+                        self._actions.append(line[8:].decode("utf-8", "replace"))
+        return tap
+
+
 class Real:
     """Everything the tier's tests touch."""
 
@@ -121,8 +153,10 @@ class Real:
         cache = tmp / "cache"
         cache.mkdir()
 
+        self.ami_spy = AmiSpy(self.ast.ami_port).start()
+
         class _Ami:
-            host, port = "127.0.0.1", self.ast.ami_port
+            host, port = "127.0.0.1", self.ami_spy.port
 
         self.ini = tmp / "rfapi.ini"
         self.ini.write_text(world.render_ini(self.db, _Ami, self.fwconsole, self.ast.spool / "voicemail",
@@ -171,6 +205,7 @@ class Real:
         try:
             self.gunicorn.stop()
         finally:
+            self.ami_spy.cut()
             self.ast.stop()
             dbworld.drop_world(self.db)
 

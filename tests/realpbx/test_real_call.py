@@ -93,7 +93,7 @@ def test_call_wait_reports_what_asterisk_reports(real, desks, mode, reason, text
 def test_autoanswer_headers_in_the_invite_the_phone_receives(real, desks, caller):
     a = _phone(real, caller, desks[caller], "answer", name="aa-%s" % caller)
     try:
-        r = real.api.post("call", ext=caller, secret=desks[caller], dest="600", autoanswer="yes")
+        r = real.api.post("call", ext=caller, secret=desks[caller], dest="2125550147", autoanswer="yes")
         assert r.status == 200 and r.data["queued"] is True, r
         invite = a.wait_for_message(r"INVITE sip:%s@.*?\n\n" % caller, timeout=10)
         headers = invite.split("\n")
@@ -105,7 +105,7 @@ def test_autoanswer_headers_in_the_invite_the_phone_receives(real, desks, caller
     # without autoanswer the phone gets neither header
     a = _phone(real, caller, desks[caller], "answer", name="noaa-%s" % caller)
     try:
-        assert real.api.post("call", ext=caller, secret=desks[caller], dest="600").status == 200
+        assert real.api.post("call", ext=caller, secret=desks[caller], dest="2125550147").status == 200
         invite = a.wait_for_message(r"INVITE sip:%s@.*?\n\n" % caller, timeout=10)
         assert not re.search(r"^(Alert-Info|Call-Info):", invite, re.M), invite
     finally:

@@ -44,9 +44,14 @@ def test_200_phones_in_one_registrations_answer(real):
                     sipp.register_scenario(), calls=COUNT, rate=100, timeout=60)
     assert ph.wait(90) == 0, ph.errors()
     ph.stop()
+    real.api.get("registrations")          # both workers may have to fetch their device list
+    real.api.get("registrations")
+    real.ami_spy.clear()
     t1 = time.monotonic()
     r = real.api.get("registrations")
     took = time.monotonic() - t1
+    sent = real.ami_spy.actions
+    assert sent.count("PJSIPShowContacts") == 1, sent   # one list for every PJSIP phone
     assert r.status == 200, r
     mine = {e["extension"]: e for e in r.data if FIRST <= int(e["extension"]) < FIRST + COUNT}
     assert len(mine) == COUNT
