@@ -65,38 +65,32 @@ _SDP = """      Content-Type: application/sdp
       a=rtpmap:0 PCMU/8000
 """
 
-_OK_INVITE = """  <send>
+def _reply(status: str, to_tag: bool = True, cseq: str = "[last_CSeq:]", extra: str = "",
+           body: str = "      Content-Length: 0\n") -> str:
+    """A response to the last request received (SIPp's [last_*] headers); the phone's
+    dialog tag is added to To unless the request already carried it."""
+    return """  <send>
     <![CDATA[
-      SIP/2.0 200 OK
+      SIP/2.0 %s
       [last_Via:]
       [last_From:]
-      [last_To:];tag=[pid]P[call_number]
+      [last_To:]%s
       [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-""" + _SDP + """
+      %s
+%s%s
     ]]>
   </send>
-"""
+""" % (status, ";tag=[pid]P[call_number]" if to_tag else "", cseq, extra, body)
+
+
+_CONTACT = "      Contact: <sip:[field0]@[local_ip]:[local_port]>\n"
+_OK_INVITE = _reply("200 OK", extra=_CONTACT, body=_SDP)
 
 # An answering phone: INVITE -> 180 -> (ring) -> 200 / 486 / never; then waits
 # for the end of the call, answering re-INVITEs (direct media) on the way.
 _ANSWER_LOOP = """  <label id="idle"/>
   <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]P[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-%(after_ring)s
+""" + _reply("180 Ringing", extra=_CONTACT) + """%(after_ring)s
 """
 
 _AFTER_RING = {
@@ -105,62 +99,14 @@ _AFTER_RING = {
   <label id="incall"/>
   <recv request="INVITE" optional="true" next="reinvite"/>
   <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="reinvite"/>
+""" + _reply("200 OK", to_tag=False) + """  <label id="reinvite"/>
 """ + _OK_INVITE + """  <recv request="ACK" next="incall"/>
 """,
     "busy": """  <pause milliseconds="%(ring_ms)d"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 486 Busy Here
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]P[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
+""" + _reply("486 Busy Here") + """  <recv request="ACK"/>
 """,
     "noanswer": """  <recv request="CANCEL"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]P[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]P[call_number]
-      [last_Call-ID:]
-      CSeq: [cseq] INVITE
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
+""" + _reply("200 OK") + _reply("487 Request Terminated", cseq="CSeq: [cseq] INVITE") + """  <recv request="ACK"/>
 """,
 }
 
@@ -232,7 +178,7 @@ _CALL = """  <send retrans="500">
   </send>
   <label id="hold"/>
   <recv request="INVITE" timeout="%(hold_ms)d" ontimeout="bye"/>
-""" + _OK_INVITE.replace(";tag=[pid]P[call_number]", "") + """  <recv request="ACK" next="hold"/>
+""" + _reply("200 OK", to_tag=False, extra=_CONTACT, body=_SDP) + """  <recv request="ACK" next="hold"/>
   <Reference variables="junk"/>
   <label id="bye"/>
   <send retrans="500">
