@@ -143,7 +143,8 @@ def run_checks(config_path: Optional[str], report: Report) -> None:
     from .config import ConfigError, load
     from .runtime import Runtime
 
-    later = ("database", "tables", "cdr", "ami", "fwconsole", "spool", "sounds", "voicemail.conf", "cache")
+    later = ("database", "tables", "cdr", "ami", "fwconsole", "spool", "sounds", "monitor", "voicemail.conf",
+             "cache")
     try:
         cfg = load(config_path)
     except ConfigError as exc:
@@ -228,6 +229,7 @@ def _checks_with_runtime(cfg, rt, report: Report, DatabaseUnavailable, AmiError)
 
     for check, name, test in (("spool", "voicemail_spool", _dir_readable),
                               ("sounds", "sounds", _dir_readable),
+                              ("monitor", "monitor", _dir_readable),   # call recordings (/cdr/<id>/recording)
                               ("voicemail.conf", "voicemail_conf", _file_writable)):
         try:
             path = rt.path(name)

@@ -13,7 +13,7 @@ import rfapi
 from tests.support import world
 
 REPO = Path(__file__).resolve().parents[1]
-CHECKS = ["user", "config", "database", "tables", "cdr", "ami", "fwconsole", "spool", "sounds",
+CHECKS = ["user", "config", "database", "tables", "cdr", "ami", "fwconsole", "spool", "sounds", "monitor",
           "voicemail.conf", "cache"]
 
 
@@ -69,6 +69,7 @@ def test_check_all_ok_on_the_test_world(pbx):
     assert why["fwconsole"] == "%s is executable" % pbx.fwconsole
     assert why["spool"] == "%s is readable" % pbx.spool
     assert why["sounds"] == "%s is readable" % pbx.sounds
+    assert why["monitor"] == "%s is readable" % pbx.monitor
     assert why["voicemail.conf"] == "%s is writable" % pbx.voicemail_conf
     assert why["cache"] == "%s is writable" % pbx.cache
     assert_no_secrets(out)
