@@ -481,3 +481,19 @@ def test_peer_replays_a_real_capture_byte_for_byte_but_the_ids(pbx):
     for (k1, old), (k2, new) in zip(ids.findall(b"".join(want)), ids.findall(got)):
         assert k1 == k2 and mapping.setdefault(old, new) == new
     assert len(set(mapping.values())) == len(mapping) and links == [mapping[b"1796418116.0"].decode()]
+
+
+def test_one_event_per_change_a_reload_that_re_announces_everything_is_quiet(served):
+    """reload-action.txt: Asterisk re-announces every hint and mailbox on a reload. The
+    first time they are news; the same values again are not events."""
+    pbx, open_stream = served
+    s = open_stream("?types=state,voicemail")
+    ready(pbx, s)
+    pbx.peer.replay_events("reload-action")
+    first = s.events(6)
+    assert sorted(f.event for f in first) == ["state"] * 4 + ["voicemail"] * 2
+    pbx.peer.replay_events("reload-action")
+    pbx.peer.emit_event("ExtensionStatus", [("Exten", "101"), ("Context", "ext-local"),
+                                            ("Hint", "PJSIP/101"), ("Status", "1"), ("StatusText", "InUse")])
+    marker = s.events(1)[0]
+    assert (marker.event, marker.data["extension"], marker.data["state"]) == ("state", "101", "inuse")
