@@ -497,3 +497,34 @@ def test_one_event_per_change_a_reload_that_re_announces_everything_is_quiet(ser
                                             ("Hint", "PJSIP/101"), ("Status", "1"), ("StatusText", "InUse")])
     marker = s.events(1)[0]
     assert (marker.event, marker.data["extension"], marker.data["state"]) == ("state", "101", "inuse")
+
+
+def test_stream_ends_after_events_max_seconds(pbx):
+    with pbx.app.app_context():
+        h = svc.hub()
+    h.open()
+    t0 = time.monotonic()
+    frames = list(svc.stream(h, frozenset(svc.TYPES), None, None, 0.1, 0.5, h.leave))
+    assert 0.45 < time.monotonic() - t0 < 3
+    assert frames[0].startswith(b"retry: 3000\n") and b": heartbeat\n\n" in frames[1:]
+    assert h.subscribers == 0
+
+
+def test_journal_is_read_across_rotations(tmp_path, monkeypatch):
+    """Writers rotate the journal at JOURNAL_MAX; a reader drains the old file, then follows
+    the new one: nothing lost, nothing twice (the reader looks every 50 ms, a rotation takes
+    1 MiB of writes)."""
+    monkeypatch.setattr(svc, "JOURNAL_MAX", 300)
+    j = svc.Journal(str(tmp_path))
+    j.append({"what": "did", "action": "created", "did": "0"})
+    reader = svc._JournalReader(j)  # opens at the end: only what comes next
+    got = []
+    for i in range(1, 40):
+        j.append({"what": "did", "action": "created", "did": str(i)})
+        if i % 3 == 0:
+            got += [r["did"] for r in reader.read()]
+    got += [r["did"] for r in reader.read()]
+    reader.close()
+    assert got == [str(i) for i in range(1, 40)]
+    assert (tmp_path / "events.journal.1").stat().st_size <= 300
+    assert j.counter.value == 40
