@@ -119,7 +119,7 @@ def latency(peer, port: int, auth, n: int, events: int, rate: float) -> Dict[str
             subs.collect(time.perf_counter() + interval, on_event)
         subs.collect(time.perf_counter() + 2.0, on_event)
     finally:
-        workers = len(set(subs.tokens))
+        workers = len(set(subs.origins))
         subs.close()
     return {"subscribers": n, "workers_serving": workers, "events": events, "deliveries": len(got),
             "expected": events * n, "p50_ms": round(pct(got, 50), 2), "p95_ms": round(pct(got, 95), 2),
