@@ -251,15 +251,12 @@ def test_filters_by_type_and_extension(served):
 
 @pytest.mark.parametrize("query,field,why", [
     ("?types=state,bogus", "types", "unknown type 'bogus'"),
-    ("?types=", None, None),
     ("?extension=10a", "extension", "'10a' is not an extension number"),
     ("?extension=101,,102", "extension", "'' is not an extension number"),
     ("?since=1", "since", "unknown parameter"),
 ])
 def test_bad_filters_are_400_naming_the_field(pbx, query, field, why):
     r = pbx.get("events" + query)
-    if field is None:  # an empty value is "not given": the stream would start; check on a real socket below
-        return
     assert r.status_code == 400
     errors = body(r)["data"]["errors"]
     assert list(errors) == [field] and errors[field].startswith(why), errors
