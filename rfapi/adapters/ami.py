@@ -943,7 +943,7 @@ class EventFeed:
                         self.generation += 1
                         self.connects += 1
                         self._reseed = False
-                        self._remask = False  # logged in with the current mask
+                        self._remask = self.mask != mgr.login_mask  # widened while logging in?
                         self.applied_mask = mgr.login_mask
                     self._on_connect(self)
                     with self._cond:

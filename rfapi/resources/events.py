@@ -50,7 +50,7 @@ EVENT_DOC = (
     "new, old; **config** (rfapi's own writes, from every worker) what (extension, did, admin, needreload, "
     "reload), action (created, updated, deleted, changed, done, failed) and the key. Control events, whatever "
     "the filter: **resync** (Last-Event-ID unknown or too old, or AMI reconnected: re-read /state) and "
-    "**dropped** (the client fell 1,000 events behind; the stream ends). A comment line is sent every "
+    "**dropped** (the client fell 5,000 events behind; the stream ends). A comment line is sent every "
     "heartbeat (15 s). Reconnect with `Last-Event-ID`: missed events are replayed from a buffer of 10,000 "
     "events / 10 minutes of this worker, else one resync.")
 

@@ -247,6 +247,18 @@ class CallTracker:
 
 
 # -- translation of the other AMI events ----------------------------------------------
+def _dedupe_key(type_: str, data: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """The thing an event reports the current value of (state, presence, voicemail
+    counts), or None for events that are changes in themselves (registrations, calls)."""
+    if type_ == "state":
+        return type_, "%s@%s" % (data["extension"], data["context"])
+    if type_ == "presence":
+        return type_, data["presentity"]
+    if type_ == "voicemail":
+        return type_, data["mailbox"]
+    return None
+
+
 def translate(msg: Message) -> Optional[Tuple[str, Dict[str, Any], FrozenSet[str]]]:
     """(type, data, extensions) of a non-call AMI event, or None when it is not one we publish."""
     from .state import state_name
@@ -370,7 +382,8 @@ class _JournalReader:
 class Hub:
     BUFFER = 10000          # events kept for Last-Event-ID
     MAX_AGE = 600.0         # seconds an event stays replayable
-    MAX_BEHIND = 1000       # a subscriber further behind is dropped
+    MAX_BEHIND = 5000       # a subscriber further behind is dropped (a burst of changes fits)
+    MAX_LAST = 100000       # remembered last values for "one event per change" (then forgotten)
     JOURNAL_POLL = 0.05     # seconds between looks at the journal counter (a memory read)
     JOURNAL_LINGER = 60.0   # the journal thread stops this long after the last stream ended
 
@@ -384,6 +397,9 @@ class Hub:
         self._closed = False
         self._table = table
         self.calls = CallTracker(self._is_extension)
+        # Last published value per key: Asterisk re-announces every hint and mailbox on a
+        # reload (reload-action.txt) and repeats unchanged states; only changes are events.
+        self._last: Dict[Tuple[str, str], Any] = {}
         self._feed_gen = 0
         self.journal = Journal(cache_dir)
         self._journal_thread: Optional[threading.Thread] = None
@@ -423,12 +439,25 @@ class Hub:
                 self.publish("calls", data, exts)
             return
         ev = translate(msg)
-        if ev is not None:
-            self.publish(*ev)
+        if ev is None:
+            return
+        type_, data, exts = ev
+        key = _dedupe_key(type_, data)
+        if key is not None:
+            value = tuple(sorted((k, v) for k, v in data.items()))
+            if self._last.get(key) == value:
+                return
+            if len(self._last) >= self.MAX_LAST:
+                self._last.clear()
+            self._last[key] = value
+        self.publish(type_, data, exts)
 
     def _on_connect(self, feed: EventFeed) -> None:
-        self.calls.clear()
-        if self._feed_gen and feed.generation != self._feed_gen:
+        if feed.generation == self._feed_gen:
+            return  # a re-seed on the same connection: nothing was missed
+        self.calls.clear()   # a new connection: calls and values of the gap are unknown
+        self._last.clear()
+        if self._feed_gen:
             self.publish("resync", {"reason": "the AMI connection was re-established; events of the gap are "
                                               "lost: re-read /state and /registrations"})
         self._feed_gen = feed.generation

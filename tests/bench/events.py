@@ -119,7 +119,7 @@ def latency(peer, port: int, auth, n: int, events: int, rate: float) -> Dict[str
             subs.collect(time.perf_counter() + interval, on_event)
         subs.collect(time.perf_counter() + 2.0, on_event)
     finally:
-        workers = len(set(subs.tokens))
+        workers = len(set(subs.origins))
         subs.close()
     return {"subscribers": n, "workers_serving": workers, "events": events, "deliveries": len(got),
             "expected": events * n, "p50_ms": round(pct(got, 50), 2), "p95_ms": round(pct(got, 95), 2),
@@ -188,14 +188,18 @@ def main() -> int:
             stop = threading.Event()
 
             def pump():
+                n = 0
                 while not stop.wait(0.05):
+                    n += 1  # a new value each time: unchanged values are not events
                     pbx.peer.emit_event("PresenceStateChange", [("Presentity", "CustomPresence:102"),
                                                                 ("Status", "away"), ("Subtype", ""),
-                                                                ("Message", "load")])
+                                                                ("Message", "load %d" % n)])
+
+            received = [0]
 
             def drain():
                 while not stop.is_set():
-                    subs.collect(time.perf_counter() + 0.2, lambda d, now: None)
+                    subs.collect(time.perf_counter() + 0.2, lambda d, now: received.__setitem__(0, received[0] + 1))
 
             th = [threading.Thread(target=pump, daemon=True), threading.Thread(target=drain, daemon=True)]
             for t in th:
@@ -204,6 +208,8 @@ def main() -> int:
             stop.set()
             for t in th:
                 t.join(5)
+            log("  (%d events delivered to the streams during that run)" % received[0])
+            results["delivered_during_load"] = received[0]
         finally:
             subs.close()
         base2 = tp("no streams (again)")
