@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         peer.clear_busy()
         _, tbig = timed("import of %d new" % args.rows,
                         lambda: c.post("/api/v1/extensions/import", json={"rows": big}, headers=AUTH))
-        busy = dict(peer.busy)
+        busy = {k: list(v) for k, v in peer.busy.items()}  # the peer keeps counting in these lists
         upd = [{"extension": r["extension"], "ringtimer": 25, "attach": True} for r in big]
         _, tupd = timed("import of %d updates" % args.rows,
                         lambda: c.post("/api/v1/extensions/import", json={"rows": upd}, headers=AUTH))
