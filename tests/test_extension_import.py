@@ -324,3 +324,16 @@ def test_large_import_reads_astdb_once_per_family_and_still_undoes_exactly(pbx_r
     assert r.status_code == 201
     assert state(pbx_rw, "170") == st
     assert state(pbx_rw, "160")["astdb"]["/AMPUSER/160/cidname"] == "160"
+
+
+def test_benchmark_harness_runs_tiny(capsys):
+    """tests/bench/extimport.py in a tiny size: it seeds, measures, prints and drops its world
+    (no timing asserted: the numbers belong to the benchmark run, README "Performance")."""
+    from tests.bench import extimport as bench
+
+    assert bench.main(["--extensions", "30", "--rows", "110"]) == 0
+    out = json.loads([l for l in capsys.readouterr().out.splitlines() if l.startswith('{"extensions"')][-1])
+    assert out["extensions"] == 30
+    assert out["export_json_bytes"] > 0 and out["export_csv_bytes"] > 0
+    assert set(out) >= {"per_row_ms_100", "per_row_ms_110", "marginal_ms_per_row", "per_row_ms_updates"}
+    assert out["ami_actions_in_big_import"] == {"DBPut": 110 * 47, "DBGetTree": 5}  # 47 keys per new extension; AstDB read once per family
