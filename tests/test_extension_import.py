@@ -291,3 +291,49 @@ def test_failure_midway_undoes_the_whole_import(pbx_rw, nth, mode, status):
     assert body(r)["data"] == {"undone": True}
     assert without_need_reload(pbx_rw.snapshot()) == without_need_reload(before)
     assert pbx_rw.snapshot() == before
+
+
+def test_large_import_reads_astdb_once_per_family_and_still_undoes_exactly(pbx_rw):
+    # Above 20 rows AstDB is read once per family (not per extension): the previous
+    # values of leftover keys must still come back exactly when the import fails.
+    with pbx_rw.peer.lock:
+        pbx_rw.peer.astdb.update({"/AMPUSER/160/cidname": "Old Name", "/CW/161": "ENABLED",
+                                  "/DEVICE/162/emergency_cid": "5552230162"})
+    rows = [{"extension": str(150 + i), "tech": "pjsip", "secret": "Str0ng-Secret-%dx" % (150 + i),
+             "voicemail": True, "voicemailpassword": "1%03d" % i, "followme": True} for i in range(25)]
+    rows += [{"extension": n, "ringtimer": 7} for n in ("101", "102", "103", "104", "105")]
+    before = pbx_rw.snapshot()
+    trees = len([a for a in pbx_rw.peer.actions if a.name == "DBGetTree"])
+    fail_nth(pbx_rw.peer, "dbput", 1000, "drop")
+    r = pbx_rw.post("extensions/import", json={"rows": rows})
+    assert r.status_code == 503, body(r)
+    assert body(r)["data"] == {"undone": True}
+    assert pbx_rw.snapshot() == before
+    gettrees = [a for a in pbx_rw.peer.actions if a.name == "DBGetTree"][trees:]
+    assert sorted(a.get("Family") for a in gettrees) == sorted(
+        ["AMPUSER", "CF", "CFB", "CFU", "CW", "CustomDevstate", "CustomPresence", "DEVICE", "DND", "ZULU"])
+    assert all(not a.get("Key") for a in gettrees)
+    # And without the failure: the 25 new extensions are what POST /extension/add makes.
+    r = pbx_rw.post("extensions/import", json={"rows": rows})
+    assert r.status_code == 200, body(r)
+    assert body(r)["data"]["created"] == 25 and body(r)["data"]["updated"] == 5
+    st = state(pbx_rw, "170")
+    assert pbx_rw.delete("extension/170").status_code == 200
+    r = pbx_rw.post("extension/add", data={"extension": "170", "exttype": "pjsip", "secret": "Str0ng-Secret-170x",
+                                           "voicemail": "yes", "voicemailpassword": "1020", "followme": "yes"})
+    assert r.status_code == 201
+    assert state(pbx_rw, "170") == st
+    assert state(pbx_rw, "160")["astdb"]["/AMPUSER/160/cidname"] == "160"
+
+
+def test_benchmark_harness_runs_tiny(capsys):
+    """tests/bench/extimport.py in a tiny size: it seeds, measures, prints and drops its world
+    (no timing asserted: the numbers belong to the benchmark run, README "Performance")."""
+    from tests.bench import extimport as bench
+
+    assert bench.main(["--extensions", "30", "--rows", "110"]) == 0
+    out = json.loads([l for l in capsys.readouterr().out.splitlines() if l.startswith('{"extensions"')][-1])
+    assert out["extensions"] == 30
+    assert out["export_json_bytes"] > 0 and out["export_csv_bytes"] > 0
+    assert set(out) >= {"per_row_ms_100", "per_row_ms_110", "marginal_ms_per_row", "per_row_ms_updates"}
+    assert out["ami_actions_in_big_import"] == {"DBPut": 110 * 47, "DBGetTree": 5}  # 47 keys per new extension; AstDB read once per family

@@ -425,3 +425,21 @@ def test_round_trip_after_changes_restores_the_same_bytes(pbx_rw):
     # followme=yes then no leaves CustomDevstate/FOLLOWME102 (Findmefollow::del does not clear it).
     assert after["astdb"].pop("/CustomDevstate/FOLLOWME102") == "BUSY"
     assert after == before
+
+
+def test_concurrent_puts_of_one_extension_lose_nothing(pbx_rw):
+    """Each PUT reads the extension under its lock, so ten PUTs of different fields at once all land."""
+    from tests.test_extensions_atomic import Server, _race
+
+    jobs = [("PUT", "extension/102", p) for p in (
+        {"displayname": "Robert Smith"}, {"ringtimer": "33"}, {"callwaiting": "disabled"}, {"max_contacts": "4"},
+        {"dtmfmode": "info"}, {"recPriority": "2"}, {"email": "rs@" + DOMAIN}, {"attach": "no"},
+        {"saycid": "yes"}, {"outboundcid": "5552220102"})]
+    with Server(pbx_rw.app) as srv:
+        results = _race(srv, jobs)
+    assert [s for s, _ in results] == [200] * 10, [b["message"] for _, b in results]
+    e = body(pbx_rw.get("extensions/102"))["data"]
+    assert (e["displayname"], e["ringtimer"], e["callwaiting"], e["max_contacts"], e["dtmfmode"], e["recPriority"],
+            e["email"], e["attach"], e["saycid"], e["outboundcid"]) == \
+        ("Robert Smith", 33, "disabled", 4, "info", 2, "rs@" + DOMAIN, False, True, "5552220102")
+    assert vm_line(pbx_rw, "102") == "102=1357,Robert Smith,rs@%s,,attach=no|saycid=yes|envelope=no|delete=no" % DOMAIN

@@ -298,7 +298,9 @@ def run(p: Dict[str, Any], add_params, update_params) -> Tuple[Dict[str, Any], s
         for n in numbers:
             stack.enter_context(ext.NumberLock(db, n))
         current = _current(db, numbers)
-        roots = [root for n in numbers for root in (ext.delete_roots(n) if n in current else _create_roots(n))]
+        # Updates need AstDB to plan; creates only to write (a dry run of new numbers reads none).
+        roots = [root for n in numbers for root in (ext.delete_roots(n) if n in current else
+                                                   [] if dry_run else _create_roots(n))]
         astdb = AstdbView(ami, roots, len(numbers) > BULK_READ_ROWS)
         vm = stack.enter_context(vmconf.Editor(rt.path("voicemail_conf")))
         for row in rows:
