@@ -78,6 +78,13 @@ def document(server: str = "") -> Dict[str, Any]:
             if not spec.envelope:
                 responses[str(spec.status)] = {"description": reason(spec.status), "content": {
                     "application/json": {"schema": spec.response or {"type": "object"}}}}
+            elif spec.produces.startswith("application/json,"):
+                # "application/json, text/csv": the enveloped JSON answer, or (format=csv) the
+                # same data as a file of another type
+                resp = _response(spec.status, spec.response)
+                for ct in spec.produces.split(",")[1:]:
+                    resp["content"][ct.strip()] = {"schema": {"type": "string", "format": "binary"}}
+                responses[str(spec.status)] = resp
             elif spec.produces != "application/json":
                 # "a, b": a download in one of several types (e.g. format=csv|json)
                 binary = {"type": "string", "format": "binary"}

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -233,7 +234,9 @@ def measure(pbx, limit):
     out = subprocess.run([sys.executable, "-c", MEASURE, str(pbx.ini), str(limit), "-", root],
                          capture_output=True, text=True, timeout=280, cwd=root)
     assert out.returncode == 0, out.stderr[-2000:]
-    size, lines, base, peak, secs = out.stdout.strip().splitlines()[-1].split()
+    # the app's access line (flushed at exit) may follow the measurement on stdout
+    measured = [l.split() for l in out.stdout.splitlines() if re.fullmatch(r"[\d. ]+", l.strip() or "x")]
+    size, lines, base, peak, secs = measured[-1]
     return int(size), int(lines), int(base), int(peak), float(secs)
 
 

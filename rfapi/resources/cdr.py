@@ -86,7 +86,7 @@ PAGE["properties"]["more"] = {"type": "boolean", "description": "Sync only (sinc
 @resource.route("/cdr", "GET", summary="Call detail records, newest first, with exact paging; CSV export; "
                                        "incremental sync",
                 description=DESCRIPTION + CSV_DESCRIPTION + SYNC_DESCRIPTION, response=PAGE, errors=(503, 504),
-                produces="application/json", params=[
+                produces="application/json, text/csv", params=[
                     Param("start", description="Unix timestamp: calls that started at or after it (default: "
                                                "the beginning)", **TS),
                     Param("end", description="Unix timestamp: calls that started at or before it (default: now)",
