@@ -1059,7 +1059,7 @@ def _plan_voicemail(ch: Change, n: str, p: Dict[str, Any], user, device, vm_text
                                    p.get("email") or "", "", options)
         text = vmconf.set_entry(vm_text, VM_CONTEXT, n, line)
         ch.vm_edits.append((VM_CONTEXT, n, line))
-        if vmconf.has_section(text, "pbxaliases"):
+        if vmconf.has_section(vm_text, "pbxaliases"):  # (the text as read: its parse is cached)
             alias = "%s@device=%s@%s" % (n, n, VM_CONTEXT)
             text = vmconf.set_entry(text, "pbxaliases", "%s@device" % n, alias)
             ch.vm_edits.append(("pbxaliases", "%s@device" % n, alias))
