@@ -1132,6 +1132,20 @@ def _plan_followme(ch: Change, n: str, p: Dict[str, Any], settings: Dict[str, st
         ch.put("AMPUSER", n + "/followme/grptime", str(int(p["followmegrptime"])))
 
 
+def write_rows(tx, n: str, ch, cur_sip) -> None:
+    """The SQL side of one extension change (PUT and each import row): users, devices,
+    sip and findmefollow rows, only what the change names."""
+    dao.update_user(tx, n, ch.user)
+    dao.update_device(tx, n, ch.device)
+    dao.set_sip(tx, n, ch.sip, cur_sip)
+    if ch.fm_create is not None:
+        dao.insert_findmefollow(tx, ch.fm_create)
+    elif ch.fm_delete:
+        dao.delete_findmefollow(tx, n)
+    else:
+        dao.update_findmefollow(tx, n, ch.fm)
+
+
 def update(number: str, p: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
     rt = runtime()
     db, ami = rt.db, rt.ami
@@ -1157,15 +1171,7 @@ def update(number: str, p: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
             undo = Undo()
             try:
                 with db.transaction() as tx:
-                    dao.update_user(tx, n, ch.user)
-                    dao.update_device(tx, n, ch.device)
-                    dao.set_sip(tx, n, ch.sip, sip)
-                    if ch.fm_create is not None:
-                        dao.insert_findmefollow(tx, ch.fm_create)
-                    elif ch.fm_delete:
-                        dao.delete_findmefollow(tx, n)
-                    else:
-                        dao.update_findmefollow(tx, n, ch.fm)
+                    write_rows(tx, n, ch, sip)
                     # FreePBX's extension page calls needreload() after every edit.
                     fw_dao.set_need_reload(tx)
                     if ch.vm_text is not None:

@@ -428,16 +428,7 @@ def _write(db, ami, vm: vmconf.Editor, todo: List[Row], astdb: AstdbView) -> Dic
             for r in todo:
                 if r.plan is not None:
                     continue
-                ch, n = r.change, r.number
-                dao.update_user(tx, n, ch.user)
-                dao.update_device(tx, n, ch.device)
-                dao.set_sip(tx, n, ch.sip, ch.cur_sip)
-                if ch.fm_create is not None:
-                    dao.insert_findmefollow(tx, ch.fm_create)
-                elif ch.fm_delete:
-                    dao.delete_findmefollow(tx, n)
-                else:
-                    dao.update_findmefollow(tx, n, ch.fm)
+                ext.write_rows(tx, r.number, r.change, r.change.cur_sip)
             fw_dao.set_need_reload(tx)  # once for the whole import
             if edits:
                 text = vmconf.apply_edits(vm.text, edits)

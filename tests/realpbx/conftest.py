@@ -21,7 +21,7 @@ import pytest
 
 from tests.realpbx import freepbx
 from tests.realpbx.amiclient import AmiClient
-from tests.realpbx.asterisk import AMI_SECRET, AMI_USER, RealAsterisk, realpbx_dir
+from tests.realpbx.asterisk import RealAsterisk, realpbx_dir
 from tests.support import dbworld, office, world
 from tests.support.tcprelay import TcpRelay
 
