@@ -32,12 +32,10 @@ if [ "${#need[@]}" -gt 0 ]; then
     fi
 fi
 
-# The real-Asterisk test tier (tests/realpbx): its runtime libraries and SIPp, when the
-# Asterisk build is there (../shared/realpbx or $RFAPI_REAL_ASTERISK); without it the
-# tier is not collected.
-realpbx="${RFAPI_REAL_ASTERISK:-../shared/realpbx}"
-if [ -f "$realpbx/install-deps.sh" ]; then
-    bash "$realpbx/install-deps.sh"
+# The real-Asterisk test tier (tests/realpbx) is opt-in: only where
+# $RFAPI_REAL_ASTERISK names an Asterisk installation does it need its libraries and SIPp.
+if [ -n "${RFAPI_REAL_ASTERISK:-}" ] && [ -f "$RFAPI_REAL_ASTERISK/install-deps.sh" ]; then
+    bash "$RFAPI_REAL_ASTERISK/install-deps.sh"
 fi
 
 db_up() { mariadb -h 127.0.0.1 -P 3306 -u root -e 'SELECT 1' >/dev/null 2>&1; }

@@ -1,5 +1,4 @@
-"""A private, real Asterisk 20 for the tier (from ../shared/realpbx or
-$RFAPI_REAL_ASTERISK), confined to one directory, on loopback ports of its own.
+"""A private, real Asterisk 20 for the tier (from $RFAPI_REAL_ASTERISK), confined to one directory, on loopback ports of its own.
 
 Its configuration is FreePBX-shaped: the lab's pjsip.conf/sip.conf include the
 files FreePBX's reload writes (tests/realpbx/freepbx.py writes them from the
@@ -26,9 +25,9 @@ LIMITED_USER, LIMITED_SECRET = "limited", "limited-secret-4711"
 
 
 def realpbx_dir() -> Optional[Path]:
-    """Where the Asterisk build is: $RFAPI_REAL_ASTERISK, else ../shared/realpbx."""
+    """Where the Asterisk build is: $RFAPI_REAL_ASTERISK, or None (tier off)."""
     env = os.environ.get("RFAPI_REAL_ASTERISK")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "realpbx"]:
+    for cand in ([Path(env)] if env else []):
         if (cand / "run-private.sh").exists() and (cand / TARBALL).exists():
             return cand
     return None

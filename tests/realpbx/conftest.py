@@ -2,9 +2,9 @@
 FreePBX-shaped world over a throwaway MariaDB, and rfapi under gunicorn with
 deploy/gunicorn.conf.py (as shipped) in front of both.
 
-Where the Asterisk build is not there (no ../shared/realpbx and no
-$RFAPI_REAL_ASTERISK), the tier is not collected, so the README's test command
-still runs on a plain clone; under CI (CI=true) a missing build is an error."""
+The tier is opt-in: it is collected only where $RFAPI_REAL_ASTERISK points at an
+Asterisk 20 installation, under CI too, so the README's test command passes on a
+plain clone (no outside software is ever committed to the repository)."""
 from __future__ import annotations
 
 import base64
@@ -29,8 +29,6 @@ HERE = Path(__file__).resolve().parent
 SOURCE = realpbx_dir()
 
 if SOURCE is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("real-Asterisk tier: no ../shared/realpbx and no $RFAPI_REAL_ASTERISK under CI")
     collect_ignore_glob = ["test_*.py"]
 
 
