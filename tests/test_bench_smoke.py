@@ -1,6 +1,6 @@
 """The benchmark harness (tests/bench) in its tiny mode: it seeds, serves, measures,
 writes the JSON and cleans up. No timing is asserted: speed belongs to the
-benchmark run itself (README "Performance")."""
+benchmark run itself (docs/performance.md)."""
 from __future__ import annotations
 
 import json

@@ -328,7 +328,7 @@ def test_large_import_reads_astdb_once_per_family_and_still_undoes_exactly(pbx_r
 
 def test_benchmark_harness_runs_tiny(capsys):
     """tests/bench/extimport.py in a tiny size: it seeds, measures, prints and drops its world
-    (no timing asserted: the numbers belong to the benchmark run, README "Performance")."""
+    (no timing asserted: the numbers belong to the benchmark run, docs/performance.md)."""
     from tests.bench import extimport as bench
 
     assert bench.main(["--extensions", "30", "--rows", "110"]) == 0

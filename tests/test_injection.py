@@ -155,7 +155,7 @@ def test_values_from_the_database_are_checked_before_asterisk_too(pbx_rw):
 
 # C1 control characters and Unicode line/paragraph separators: Python's
 # str.splitlines() (used by vmconf.split_lines) breaks lines at them, Asterisk
-# does not, and the README promises control characters are refused.
+# does not, and docs/api.md promises control characters are refused.
 LINE_BREAKERS = {"nel-c1": "\x85", "line-separator": "\u2028", "paragraph-separator": "\u2029"}
 
 

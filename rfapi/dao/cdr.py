@@ -1,6 +1,6 @@
 """The cdr table of the CDR database: one page of rows, newest first.
 
-Index notes (for the README). The reference cdr table (FreePBX's installer +
+Index notes (docs/api.md, CDR paging). The reference cdr table (FreePBX's installer +
 cdr module) has no primary key and single-column indexes on calldate, dst,
 accountcode, uniqueid, did, recordingfile and linkedid - nothing on src, and
 nothing we may add (FreePBX does not create it). A page never reads more than

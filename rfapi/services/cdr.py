@@ -258,7 +258,7 @@ def export_csv(params: Dict[str, Any]):
 # behind it. The cursor is the position of the last row returned (as for paging), so a
 # later sync also picks up a late row that ended after it. Rows are looked up through
 # the calldate index over [cursor end - MAX_CHAIN_SECONDS, ...]: a chain lasting longer
-# than that is not seen (see README: limits).
+# than that is not seen (see docs/api.md, incremental sync: limits).
 
 SETTLE_SECONDS = 60
 MAX_CHAIN_SECONDS = 86400

@@ -1,7 +1,7 @@
 """Create and delete extensions exactly as FreePBX's Quick Create / delete do
 (../shared/reference/freepbx/WRITES.md §1, §2), atomically.
 
-What is atomic and what is best-effort (README text, kept here next to the code):
+What is atomic and what is best-effort (docs/design.md, kept here next to the code):
 
   An extension is created or deleted under a MariaDB named lock
   (``GET_LOCK('rfapi.ext.<db>.<number>')``) held from the existence check to
