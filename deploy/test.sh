@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/setup-dev.sh
-exec .venv/bin/python -m pytest -q "$@"
+# Four workers by default: the tests mostly wait (servers starting, provoked
+# timeouts), so they overlap well even on two cores; RFAPI_TEST_WORKERS=0 runs serially.
+exec .venv/bin/python -m pytest -q -n "${RFAPI_TEST_WORKERS:-4}" --dist loadgroup "$@"
