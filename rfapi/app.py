@@ -19,7 +19,7 @@ from .adapters.db import DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
 from .auth import AdminCache, FailureTracker, authenticate, make_auth
-from .http import ApiError, BadRequest, reason, reply, to_json
+from .http import ApiError, BadRequest, error_response, reason, reply, to_json
 from .proxy import BodyLimit, TrustedProxy
 from .runtime import Runtime
 
@@ -286,7 +286,7 @@ def _install_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return exc.response()
+        return error_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -299,7 +299,7 @@ def _install_handlers(app: Flask) -> None:
         if status == 413:
             message = "Payload Too Large: the request body is over the limit"
         if status == 400:  # werkzeug's own (e.g. a malformed multipart body)
-            return BadRequest({"body": "could not be parsed"}).response()
+            return error_response(BadRequest({"body": "could not be parsed"}))
         return reply(None, status, message, headers)
 
     @app.errorhandler(DatabaseUnavailable)
@@ -327,7 +327,7 @@ def _install_handlers(app: Flask) -> None:
 
     @app.errorhandler(AmiInputError)
     def _ami_input(exc):
-        return BadRequest({exc.field: "contains a forbidden character"}).response()
+        return error_response(BadRequest({exc.field: "contains a forbidden character"}))
 
     @app.errorhandler(LockTimeout)
     def _busy(exc):

@@ -1,6 +1,7 @@
 """Click-to-call."""
 from __future__ import annotations
 
+from ..auth import record_failure
 from ..params import Param
 from ..routing import Resource
 from ..services import call
@@ -63,5 +64,9 @@ CALL_SCHEMA = {
                 ],
                 response=CALL_SCHEMA, errors=(400, 403, 404, 409, 502, 503, 504))
 def post_call(params):
-    return call.click_to_call(params["ext"], params["secret"], params["dest"], params["autoanswer"],
-                              params["wait"])
+    try:
+        return call.click_to_call(params["ext"], params["secret"], params["dest"], params["autoanswer"],
+                                  params["wait"])
+    except call.WrongCallSecret:
+        record_failure(params["ext"], "bad call secret")
+        raise

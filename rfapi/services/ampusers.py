@@ -24,7 +24,7 @@ from flask import current_app
 from .. import audit
 from ..auth import sections_of, sha1_hex
 from ..dao import ampusers as dao
-from ..http import Conflict, NotFound
+from ..errors import Conflict, NotFound
 from ..runtime import runtime
 from . import events
 from .dids import retry_tx

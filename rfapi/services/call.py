@@ -38,9 +38,8 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import audit
-from ..auth import record_failure
 from ..dao import live as dao
-from ..http import ApiError, BadRequest, Forbidden, NotFound
+from ..errors import ApiError, BadRequest, Forbidden, NotFound
 from ..runtime import runtime
 
 CONTEXT = "from-internal"
@@ -68,6 +67,11 @@ REASONS = {0: "failed", 1: "hangup", 3: "no answer", 4: "answered", 5: "busy", 8
 HANGUP_CAUSES = {17: "busy", 18: "no answer", 19: "no answer", 21: "rejected", 34: "congestion"}
 
 _DIAL = re.compile(r"^(PJSIP|SIP)/[A-Za-z0-9_.+-]+$")
+
+
+class WrongCallSecret(Forbidden):
+    """The caller's SIP secret did not match: the web layer counts it as a failed
+    login (same lock-out as Basic auth), so secrets cannot be guessed here."""
 
 
 def ring_seconds(dev: Dict[str, Any]) -> int:
@@ -108,8 +112,7 @@ def _caller(ext: str, secret: str) -> Dict[str, Any]:
     # Constant time, and an empty stored secret never matches anything.
     ok = hmac.compare_digest(secret.encode("utf-8"), stored.encode("utf-8")) and stored != ""
     if not ok:
-        record_failure(ext, "bad call secret")
-        raise Forbidden("Forbidden: wrong secret for extension %s" % ext)
+        raise WrongCallSecret("Forbidden: wrong secret for extension %s" % ext)
     if not _DIAL.match(dev["dial"]):
         # Never hand Asterisk a dial string we cannot vouch for (e.g. a multi-device one).
         raise ApiError("Extension %s has no single SIP dial string" % ext, status=409)

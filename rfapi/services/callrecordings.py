@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .. import audit
 from ..adapters.files import UnsafePath, confined_name
 from ..dao import cdr as dao
-from ..http import NotFound
+from ..errors import NotFound
 from ..runtime import runtime
 from .cdr import _table
 from .recordings import content_type

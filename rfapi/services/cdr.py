@@ -23,7 +23,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..dao import cdr as dao
-from ..http import BadRequest
+from ..errors import BadRequest
 from ..runtime import runtime
 
 MAX_LIMIT = 100000          # rows of one JSON page (and of one sync page)

@@ -12,7 +12,7 @@ import MySQLdb
 from .. import audit
 from ..dao import dids as dao
 from ..dao import framework as framework_dao
-from ..http import BadRequest, Conflict, GatewayTimeout, NotFound
+from ..errors import BadRequest, Conflict, GatewayTimeout, NotFound
 from ..runtime import runtime
 from . import catalog, events
 

@@ -42,7 +42,7 @@ from flask import current_app
 
 from ..adapters import files
 from ..adapters.ami import EventFeed, Message
-from ..http import ServiceUnavailable
+from ..errors import ServiceUnavailable
 from . import livestate
 
 log = logging.getLogger("rfapi.events")

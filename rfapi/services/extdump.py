@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 
 from .. import audit
 from ..dao import extdump as dao
-from ..http import NotFound
+from ..errors import NotFound
 from ..runtime import runtime
 from . import vmconf
 from .extensions import EXISTING_RE, delete_roots, read_trees

@@ -41,7 +41,7 @@ from ..adapters.ami import AmiError, AmiTimeout, AmiUnavailable
 from ..adapters.db import DatabaseUnavailable
 from ..dao import extensions as dao
 from ..dao import framework as fw_dao
-from ..http import ApiError, BadRequest, Conflict, NotFound
+from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..runtime import runtime
 from . import catalog, events, extcache, vmconf
 

@@ -23,7 +23,7 @@ from .. import audit
 from .. import params as P
 from ..dao import extensions as dao
 from ..dao import framework as fw_dao
-from ..http import ApiError, BadRequest
+from ..errors import ApiError, BadRequest
 from ..runtime import runtime
 from . import catalog, extcache, vmconf
 from . import extensions as ext

@@ -29,7 +29,7 @@ from .. import audit
 from ..adapters.ami import AmiError, AmiTimeout, AmiUnavailable
 from ..dao import followme as dao
 from ..dao import framework as framework_dao
-from ..http import ApiError, BadRequest, NotFound
+from ..errors import ApiError, BadRequest, NotFound
 from ..runtime import runtime
 from . import extcache
 from .dids import retry_tx

@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 from ..adapters.fwconsole import Result
 from ..dao import framework as dao
-from ..http import ApiError, Conflict
+from ..errors import ApiError, Conflict
 from ..runtime import runtime
 
 

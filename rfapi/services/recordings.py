@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..adapters.files import UnsafePath, confined
 from ..dao import recordings as dao
-from ..http import NotFound
+from ..errors import NotFound
 from ..runtime import runtime
 
 DEFAULT_LANGUAGE = "en"  # Soundlang's default when nothing is set

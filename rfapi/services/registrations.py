@@ -18,7 +18,8 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..dao import live as dao
-from ..http import ApiError, NotFound, to_json, to_json_each
+from ..encoding import to_json, to_json_each
+from ..errors import ApiError, NotFound
 from ..runtime import runtime
 from . import state
 from .state import not_sip_reason

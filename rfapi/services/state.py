@@ -30,7 +30,8 @@ from typing import Any, Dict, List, Optional
 
 from ..dao import live as dao
 from . import livestate
-from ..http import ApiError, NotFound, to_json
+from ..encoding import to_json
+from ..errors import ApiError, NotFound
 from ..runtime import runtime
 from . import extcache
 

@@ -29,7 +29,7 @@ from .. import audit
 from ..adapters import files
 from ..adapters.ami import AmiError
 from ..dao import live as dao
-from ..http import ApiError, BadRequest, Conflict, NotFound
+from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..runtime import runtime
 
 FOLDERS = ("INBOX", "Old", "Urgent", "Work", "Family", "Friends")
