@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from . import __version__
 from .http import reason
-from .routing import all_specs
+from .routing import RouteSpec
 
 PREFIX = "/api/v1"
 
@@ -35,12 +35,13 @@ def _response(status: int, data_schema=None, description=None) -> Dict[str, Any]
             "content": {"application/json": {"schema": envelope(status, data_schema)}}}
 
 
-def document(server: str = "") -> Dict[str, Any]:
+def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
+    """The OpenAPI 3 document of these routes (every route: ``resources.all_specs()``)."""
     paths: Dict[str, Dict[str, Any]] = {}
     by_rule: Dict[str, set] = {}
-    for spec in all_specs():
+    for spec in specs:
         by_rule.setdefault(spec.rule, set()).add(spec.method)
-    for spec in all_specs():
+    for spec in specs:
         path = PREFIX + re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", spec.rule)
         op: Dict[str, Any] = {"tags": [spec.tag], "summary": spec.summary,
                               "operationId": "%s_%s" % (spec.method.lower(),

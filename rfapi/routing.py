@@ -38,14 +38,11 @@ class RouteSpec:
 class Resource:
     """One blueprint per resource (a FreePBX module's worth of routes)."""
 
-    registry: List["Resource"] = []
-
     def __init__(self, name: str, description: str = ""):
         self.name = name
         self.description = description
         self.blueprint = Blueprint(name, __name__)
         self.specs: List[RouteSpec] = []
-        Resource.registry.append(self)
 
     def route(self, rule: str, method: str = "GET", *, summary: str = "", description: str = "",
               params: Sequence[P.Param] = (), response: Optional[Dict[str, Any]] = None,
@@ -103,10 +100,3 @@ def _view(spec: RouteSpec) -> Callable:
 
     view.__name__ = "%s_%s" % (spec.method.lower(), re.sub(r"[^A-Za-z0-9_]", "_", spec.rule))
     return view
-
-
-def all_specs() -> List[RouteSpec]:
-    out: List[RouteSpec] = []
-    for res in Resource.registry:
-        out.extend(res.specs)
-    return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rfapi import resources
-from rfapi.routing import all_specs
+from rfapi.resources import all_specs
 from tests.support import office
 from tests.support.world import API_PASSWORD, API_USER, basic, body
 

@@ -6,7 +6,6 @@ import os
 from flask import Response, request
 from werkzeug.http import parse_range_header
 
-from ..dao.cdr import COLUMNS
 from ..http import NotFound, reply
 from ..params import Param
 from ..routing import Resource
@@ -18,9 +17,9 @@ resource = Resource("cdr", "Call detail records")
 _INTS = {"duration", "billsec", "amaflags", "sequence"}
 ROW = {
     "type": "object",
-    "required": list(COLUMNS) + ["timestamp"],
+    "required": list(svc.COLUMNS) + ["timestamp"],
     "properties": dict(
-        {c: {"type": "integer"} if c in _INTS else {"type": "string"} for c in COLUMNS},
+        {c: {"type": "integer"} if c in _INTS else {"type": "string"} for c in svc.COLUMNS},
         calldate={"type": "string",
                   "description": "Call start (cdr.calldate) as ISO 8601 with the PBX's UTC offset, "
                                  "e.g. 2024-06-11T09:30:15-04:00 (no offset for a date outside the Unix range)"},

@@ -1,9 +1,10 @@
 """/openapi.json: the OpenAPI 3 document, generated from the route table."""
 from flask import Response, request
 
-from ..openapi import document
 from ..http import to_json
+from ..openapi import document
 from ..routing import Resource
+from . import all_specs
 
 resource = Resource("openapi", "The API description")
 
@@ -12,4 +13,4 @@ resource = Resource("openapi", "The API description")
                 auth=False, envelope=False,
                 response={"type": "object", "required": ["openapi", "info", "paths"]})
 def openapi(params):
-    return Response(to_json(document(request.host_url.rstrip("/"))), mimetype="application/json")
+    return Response(to_json(document(all_specs(), request.host_url.rstrip("/"))), mimetype="application/json")

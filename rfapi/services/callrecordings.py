@@ -21,7 +21,7 @@ from ..adapters.files import UnsafePath, confined_name
 from ..dao import cdr as dao
 from ..errors import NotFound
 from ..runtime import runtime
-from .cdr import _table
+from . import cdrsettings
 from .recordings import content_type
 
 
@@ -80,7 +80,7 @@ def find(uniqueid: str) -> Tuple[Dict[str, Any], str]:
     (one per leg of the same channel: transfers, trunk fail-over); the row used is
     the oldest (calldate, then sequence) whose recordingfile names a file that exists."""
     rt = runtime()
-    rows = [r for r in dao.rows_of_uniqueid(rt.db, _table(), uniqueid) if _text(r["uniqueid"]) == uniqueid]
+    rows = [r for r in dao.rows_of_uniqueid(rt.db, cdrsettings.table(), uniqueid) if _text(r["uniqueid"]) == uniqueid]
     if not rows:
         raise NotFound("No call record with uniqueid %s" % uniqueid)
     named = [r for r in rows if _text(r["recordingfile"]).strip()]

@@ -23,8 +23,10 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..dao import cdr as dao
+from ..dao.cdr import COLUMNS  # noqa: F401 (the record's fields, for the route's schema)
 from ..errors import BadRequest
 from ..runtime import runtime
+from . import callrecordings, cdrsettings
 
 MAX_LIMIT = 100000          # rows of one JSON page (and of one sync page)
 MAX_CSV_LIMIT = 10000000    # rows of one CSV export (streamed in batches of CSV_BATCH)
@@ -32,7 +34,6 @@ CSV_BATCH = 5000
 DEFAULT_LIMIT = 1000
 MAX_TIMESTAMP = 2147483647  # FROM_UNIXTIME's range on MariaDB 10.x
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_TABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 ZERO_DATE = dao.ZERO_DATE
 
 Cursor = Tuple[str, str, int, int]
@@ -58,17 +59,6 @@ def decode_cursor(token: str) -> Cursor:
         raise ValueError("is not a cursor returned by this API (use data.next of the previous page)") from None
 
 
-def _table() -> str:
-    # CDRDBTABLENAME: empty means `cdr`. It becomes an identifier in SQL, so only
-    # a plain table name is accepted.
-    name = runtime().settings.get("CDRDBTABLENAME", "cdr")
-    return name if _TABLE.match(name) else "cdr"
-
-
-def _gmt() -> bool:
-    return runtime().settings.get("CDRUSEGMT", "0").strip().lower() in ("1", "true", "yes", "on")
-
-
 def search(params: Dict[str, Any]) -> Dict[str, Any]:
     if params.get("since") is not None:
         return sync(params)
@@ -89,9 +79,7 @@ def search(params: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _with_recordings(rows: List[Dict[str, Any]], base: Optional[str] = None) -> None:
-    from .callrecordings import exists_for  # it imports this module
-
-    exists_for(rows, base)
+    callrecordings.exists_for(rows, base)
 
 
 def _search_query(params: Dict[str, Any]):
@@ -105,8 +93,8 @@ def _search_query(params: Dict[str, Any]):
         except ValueError as exc:
             raise BadRequest({"cursor": str(exc)}) from None
     limit = params["limit"]
-    q = dao.Query(_table(), start=start, end=end if end is not None else int(time.time()),
-                  src=params["src"], dst=params["dest"], did=params["did"], gmt=_gmt())
+    q = dao.Query(cdrsettings.table(), start=start, end=end if end is not None else int(time.time()),
+                  src=params["src"], dst=params["dest"], did=params["did"], gmt=cdrsettings.gmt())
     return q, cursor, limit
 
 
@@ -321,7 +309,7 @@ def sync(params: Dict[str, Any]) -> Dict[str, Any]:
             cur = decode_sync(raw)
         except ValueError as exc:
             raise BadRequest({"since": str(exc)}) from None
-    q = dao.SyncQuery(_table(), src=params["src"], dst=params["dest"], did=params["did"], gmt=_gmt())
+    q = dao.SyncQuery(cdrsettings.table(), src=params["src"], dst=params["dest"], did=params["did"], gmt=cdrsettings.gmt())
     db = runtime().db
     with db.transaction("cdr") as tx:
         clock = tx.query(*q.clock(_lag(), unix))[0]
