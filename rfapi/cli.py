@@ -18,6 +18,7 @@ import time
 from typing import List, Optional
 
 from . import __version__
+from .text import text
 
 # FreePBX tables every route family leans on; their absence means the
 # credentials point at the wrong database (or FreePBX is not installed).
@@ -180,7 +181,7 @@ def _checks_with_runtime(cfg, rt, report: Report, DatabaseUnavailable, AmiError)
         try:
             rows = rt.db.query("SELECT table_name AS name FROM information_schema.tables "
                                "WHERE table_schema = %s", (dbc.name,))
-            present = {_text(r["name"]) for r in rows}
+            present = {text(r["name"]) for r in rows}
             missing = [t for t in FREEPBX_TABLES if t not in present]
             if missing:
                 report.line(False, "tables", "FreePBX tables missing in %s: %s" % (dbc.name, ", ".join(missing)))
@@ -239,10 +240,6 @@ def _checks_with_runtime(cfg, rt, report: Report, DatabaseUnavailable, AmiError)
         test(report, check, path)
 
     _dir_writable_or_creatable(report, "cache", cfg.paths.cache)
-
-
-def _text(v) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
 
 
 # -- entry point ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from .adapters.ami import AMI
 from .adapters.db import Database
 from .adapters.fwconsole import Fwconsole
 from .config import Config
+from .text import text
 
 
 class FreepbxSettings:
@@ -33,7 +34,7 @@ class FreepbxSettings:
         with self._lock:
             if time.monotonic() - self._loaded > self.TTL:
                 rows = self._db.query("SELECT keyword, value FROM freepbx_settings")
-                self._values = {r["keyword"]: _text(r["value"]) for r in rows}
+                self._values = {r["keyword"]: text(r["value"]) for r in rows}
                 self._loaded = time.monotonic()
             return self._values
 
@@ -44,12 +45,6 @@ class FreepbxSettings:
     def invalidate(self) -> None:
         with self._lock:
             self._loaded = 0.0
-
-
-def _text(v) -> str:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return "" if v is None else str(v)
 
 
 class Runtime:

@@ -7,18 +7,13 @@ from typing import Any, Dict, List, Optional
 import MySQLdb
 
 from . import exact, first
+from ..text import text_or_none
 
 _PUBLIC = "SELECT username, email, extension, extension_low, extension_high, deptname, sections FROM ampusers"
 
 
-def _text(v):
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return v
-
-
 def _row(r: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: _text(v) for k, v in r.items()}
+    return {k: text_or_none(v) for k, v in r.items()}
 
 
 def all_admins(db) -> List[Dict[str, Any]]:

@@ -8,6 +8,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from . import exact
+from ..text import text_or_none
 
 # Every column of core's module.xml, in its order. Named, never SELECT *:
 # upgraded boxes have a different column order.
@@ -18,14 +19,8 @@ _SELECT = "SELECT %s FROM incoming" % ", ".join("`%s`" % c for c in COLUMNS)
 _ORDER = " ORDER BY extension, cidnum"
 
 
-def _text(v):
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return v
-
-
 def _row(r: Dict[str, Any]) -> Dict[str, Any]:
-    out = {c: _text(r.get(c)) for c in COLUMNS}
+    out = {c: text_or_none(r.get(c)) for c in COLUMNS}
     for c in ("privacyman", "delay_answer"):
         if out[c] is not None:
             out[c] = int(out[c])
@@ -62,7 +57,7 @@ def core_major_version(db) -> Optional[int]:
     rows = db.query("SELECT version FROM modules WHERE modulename = %s", ("core",), missing_ok=True)
     best = None
     for r in rows:
-        m = re.match(r"\s*(\d+)", _text(r["version"]) or "")
+        m = re.match(r"\s*(\d+)", text_or_none(r["version"]) or "")
         if m:
             best = max(best or 0, int(m.group(1)))
     return best

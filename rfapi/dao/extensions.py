@@ -5,6 +5,7 @@ import hashlib
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import exact, first
+from ..text import text
 
 # freepbx_settings read at creation time (WRITES §1.4/1.5/1.8: live values, not installer defaults).
 SETTING_KEYS = (
@@ -24,22 +25,16 @@ FINDMEFOLLOW_COLUMNS = ("grpnum", "strategy", "grptime", "grppre", "grplist", "a
                         "calendar_id", "calendar_group_id", "calendar_match", "rvolume")
 
 
-def _text(v) -> str:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return "" if v is None else str(v)
-
-
 def settings(db) -> Dict[str, str]:
     """The creation-time settings, read live (one query, no cache)."""
     marks = ", ".join(["%s"] * len(SETTING_KEYS))
     rows = db.query("SELECT keyword, value FROM freepbx_settings WHERE keyword IN (%s)" % marks, SETTING_KEYS)
-    return {r["keyword"]: _text(r["value"]) for r in rows}
+    return {r["keyword"]: text(r["value"]) for r in rows}
 
 
 def core_version(db) -> str:
     rows = db.query("SELECT version FROM modules WHERE modulename = %s", ("core",), missing_ok=True)
-    return _text(rows[0]["version"]) if rows else ""
+    return text(rows[0]["version"]) if rows else ""
 
 
 # -- per-number lock ---------------------------------------------------------------
@@ -103,7 +98,7 @@ def fingerprint(db) -> List[Any]:
     of users, devices, findmefollow (~7 ms at 5,000 extensions; sip is left out:
     the listing does not read it, and its 54 rows per device make it 10x dearer)."""
     rows = db.query("CHECKSUM TABLE users, devices, findmefollow")
-    return [[_text(r["Table"]).rsplit(".", 1)[-1], None if r["Checksum"] is None else int(r["Checksum"])]
+    return [[text(r["Table"]).rsplit(".", 1)[-1], None if r["Checksum"] is None else int(r["Checksum"])]
             for r in rows]
 
 
@@ -196,7 +191,7 @@ def sip_secrets(db, number: Optional[str] = None) -> Dict[str, str]:
         rows = db.query("SELECT id, data FROM sip WHERE keyword = 'secret'")
     else:
         rows = db.query("SELECT id, data FROM sip WHERE keyword = 'secret' AND id = %s", (number,))
-    return {_text(r["id"]): _text(r["data"]) for r in rows}
+    return {text(r["id"]): text(r["data"]) for r in rows}
 
 
 # -- bulk (POST /extensions/import) ------------------------------------------------------------------

@@ -4,17 +4,12 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, Optional, Set
 
 from . import exact, first
+from ..text import text_or_none
 
 COLUMNS = ("grpnum", "strategy", "grptime", "grppre", "grplist", "annmsg_id", "postdest", "dring", "rvolume",
            "remotealert_id", "needsconf", "toolate_id", "pre_ring", "ringing", "calendar_enable", "calendar_id",
            "calendar_group_id", "calendar_match")
 _SELECT = "SELECT %s FROM findmefollow" % ", ".join("`%s`" % c for c in COLUMNS)
-
-
-def _text(v):
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return v
 
 
 def _exact(rows, extension: str) -> bool:
@@ -38,7 +33,7 @@ def lock_user(tx, extension: str) -> bool:
 def get(db_or_tx, extension: str, lock: bool = False) -> Optional[Dict[str, Any]]:
     rows = db_or_tx.query(_SELECT + " WHERE grpnum = %s" + (" FOR UPDATE" if lock else ""), (extension,))
     row = first(exact(rows, "grpnum", extension))
-    return {k: _text(v) for k, v in row.items()} if row else None
+    return {k: text_or_none(v) for k, v in row.items()} if row else None
 
 
 def insert(tx, row: Dict[str, Any]) -> None:
@@ -59,4 +54,4 @@ def users_among(db_or_tx, numbers: Iterable[str]) -> Set[str]:
         return set()
     rows = db_or_tx.query("SELECT extension FROM users WHERE extension IN (%s)" % ", ".join(["%s"] * len(numbers)),
                           numbers)
-    return {_text(r["extension"]) for r in rows}
+    return {text_or_none(r["extension"]) for r in rows}

@@ -7,6 +7,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from . import exact, first
+from ..text import text
 
 SIP_TECHS = ("pjsip", "sip")
 SAFE_EXT = re.compile(r"^[A-Za-z0-9_-]{1,20}$")   # what a device id can be (devices.id is VARCHAR(20))
@@ -15,15 +16,9 @@ _DEVICE_COLUMNS = ("SELECT d.id, d.tech, d.dial, d.user, u.name, u.ringtimer "
                    "FROM devices d LEFT JOIN users u ON u.extension = d.user ")
 
 
-def _text(v: Any) -> str:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return "" if v is None else str(v)
-
-
 def _device(row: Dict[str, Any]) -> Dict[str, Any]:
-    return {"extension": _text(row["id"]), "tech": _text(row["tech"]).lower(), "dial": _text(row["dial"]),
-            "user": _text(row["user"]), "name": _text(row["name"]),
+    return {"extension": text(row["id"]), "tech": text(row["tech"]).lower(), "dial": text(row["dial"]),
+            "user": text(row["user"]), "name": text(row["name"]),
             "ringtimer": int(row["ringtimer"] or 0)}
 
 
@@ -49,13 +44,13 @@ def user(db, ext: str) -> Optional[Dict[str, Any]]:
                       "extension", ext))
     if row is None:
         return None
-    return {"extension": _text(row["extension"]), "name": _text(row["name"]), "voicemail": _text(row["voicemail"])}
+    return {"extension": text(row["extension"]), "name": text(row["name"]), "voicemail": text(row["voicemail"])}
 
 
 def sip_secret(db, ext: str) -> Optional[str]:
     """The device's SIP password as FreePBX stores it (sip.keyword = 'secret')."""
     row = first(exact(db.query("SELECT id, data FROM sip WHERE id = %s AND keyword = %s", (ext, "secret")), "id", ext))
-    return _text(row["data"]) if row else None
+    return text(row["data"]) if row else None
 
 
 def sip_device_or_none(db, ext: str) -> Optional[Dict[str, Any]]:

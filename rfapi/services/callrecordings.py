@@ -23,6 +23,7 @@ from ..errors import NotFound
 from ..runtime import runtime
 from . import cdrsettings
 from .recordings import content_type
+from ..text import text
 
 
 def _day_dirs(name: str, calldate_day: Optional[str]) -> List[str]:
@@ -62,17 +63,11 @@ def _candidates(base: str, name: str, calldate_day: Optional[str]) -> List[str]:
 
 
 def _existing(base: str, row: Dict[str, Any]) -> Optional[str]:
-    name = _text(row["recordingfile"])
-    for path in _candidates(base, name, _text(row["day"])):
+    name = text(row["recordingfile"])
+    for path in _candidates(base, name, text(row["day"])):
         if os.path.isfile(path):
             return path
     return None
-
-
-def _text(v) -> str:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return "" if v is None else str(v)
 
 
 def find(uniqueid: str) -> Tuple[Dict[str, Any], str]:
@@ -80,10 +75,10 @@ def find(uniqueid: str) -> Tuple[Dict[str, Any], str]:
     (one per leg of the same channel: transfers, trunk fail-over); the row used is
     the oldest (calldate, then sequence) whose recordingfile names a file that exists."""
     rt = runtime()
-    rows = [r for r in dao.rows_of_uniqueid(rt.db, cdrsettings.table(), uniqueid) if _text(r["uniqueid"]) == uniqueid]
+    rows = [r for r in dao.rows_of_uniqueid(rt.db, cdrsettings.table(), uniqueid) if text(r["uniqueid"]) == uniqueid]
     if not rows:
         raise NotFound("No call record with uniqueid %s" % uniqueid)
-    named = [r for r in rows if _text(r["recordingfile"]).strip()]
+    named = [r for r in rows if text(r["recordingfile"]).strip()]
     if not named:
         raise NotFound("Call %s has no recording" % uniqueid)
     base = rt.path("monitor")
@@ -100,7 +95,7 @@ def delete(uniqueid: str) -> Dict[str, Any]:
         os.unlink(path)
     except FileNotFoundError:
         raise NotFound("The recording of call %s is not on disk" % uniqueid) from None
-    result = {"uniqueid": uniqueid, "sequence": row["sequence"], "recordingfile": _text(row["recordingfile"]),
+    result = {"uniqueid": uniqueid, "sequence": row["sequence"], "recordingfile": text(row["recordingfile"]),
               "deleted": os.path.relpath(path, os.path.realpath(runtime().path("monitor")))}
     audit.record("cdr.recording.delete", result)
     return result

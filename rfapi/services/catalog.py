@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 
 from ..dao import catalog as dao
 from ..runtime import runtime
+from ..text import text
 
 # core_destinations(): app-blackhole's fixed list, in FreePBX's order.
 TERMINATE = [
@@ -29,12 +30,6 @@ TERMINATE = [
 VOICEMAIL_KINDS = [("vmb", "Busy Message"), ("vmu", "Unavailable Message"), ("vms", "No Message"),
                    ("vmi", "Instructions Only")]
 NO_VOICEMAIL = ("", "novm", "disabled")
-
-
-def _s(v) -> str:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return "" if v is None else str(v)
 
 
 def _num_key(s: str):
@@ -52,69 +47,69 @@ def destinations(db=None) -> List[Dict[str, Any]]:
 
     def add(module, dest, description, category, id_):
         out.append({"destination": dest, "description": description, "category": category,
-                    "module": module, "id": None if id_ is None else _s(id_)})
+                    "module": module, "id": None if id_ is None else text(id_)})
 
     # core (core_destinations): terminate call, users (+ their mailboxes), trunks, inbound routes.
     for name, label in TERMINATE:
         add("core", "app-blackhole,%s,1" % name, label, "Terminate Call", name)
-    users_cat = "Users" if _s(dao.setting(db, "AMPEXTENSIONS")) == "deviceanduser" else "Extensions"
-    for u in sorted(dao.users(db), key=lambda u: _num_key(_s(u["extension"]))):
-        ext, name = _s(u["extension"]), _s(u["name"])
+    users_cat = "Users" if text(dao.setting(db, "AMPEXTENSIONS")) == "deviceanduser" else "Extensions"
+    for u in sorted(dao.users(db), key=lambda u: _num_key(text(u["extension"]))):
+        ext, name = text(u["extension"]), text(u["name"])
         add("core", "from-did-direct,%s,1" % ext, "%s %s" % (ext, name), users_cat, ext)
-        if _s(u["voicemail"]) not in NO_VOICEMAIL:
+        if text(u["voicemail"]) not in NO_VOICEMAIL:
             for prefix, label in VOICEMAIL_KINDS:
                 add("core", "ext-local,%s%s,1" % (prefix, ext), "%s %s (%s)" % (ext, name, label), "Voicemail",
                     ext)
     for t in dao.trunks(db):
         # listTrunks(displayOnly): hidden trunks and ENUM are not destinations.
-        if _s(t["routedisplay"]) not in ("on", "") or _s(t["tech"]).lower() == "enum":
+        if text(t["routedisplay"]) not in ("on", "") or text(t["tech"]).lower() == "enum":
             continue
-        tech = _s(t["tech"])
-        name = _s(t["name"]) or ("AMP:" if tech.upper() == "CUSTOM" else tech.upper() + "/") + _s(t["channelid"])
+        tech = text(t["tech"])
+        name = text(t["name"]) or ("AMP:" if tech.upper() == "CUSTOM" else tech.upper() + "/") + text(t["channelid"])
         add("core", "ext-trunk,%s,1" % t["trunkid"], "%s (%s)" % (name, tech), "Trunks", t["trunkid"])
     for d in dao.inbound_routes(db):
-        did = _s(d["extension"])
-        add("core", "from-trunk,%s,1" % did, "%s(%s)" % (_s(d["description"]), did), "Inbound Routes", did)
+        did = text(d["extension"])
+        add("core", "from-trunk,%s,1" % did, "%s(%s)" % (text(d["description"]), did), "Inbound Routes", did)
 
     # The other modules, alphabetically by module name.
     if on("announcement"):
         for a in dao.announcements(db):
-            add("announcement", "app-announcement-%s,s,1" % a["announcement_id"], _s(a["description"]),
+            add("announcement", "app-announcement-%s,s,1" % a["announcement_id"], text(a["description"]),
                 "Announcements", a["announcement_id"])
     if on("conferences"):
         for c in dao.conferences(db):
-            add("conferences", "ext-meetme,%s,1" % c["exten"], "%s %s" % (c["exten"], _s(c["description"])),
+            add("conferences", "ext-meetme,%s,1" % c["exten"], "%s %s" % (c["exten"], text(c["description"])),
                 "Conferences", c["exten"])
     if on("daynight"):
         for d in dao.callflows(db):
             if not (d["has_day"] and d["has_night"]):
                 continue
             add("daynight", "app-daynight,%s,1" % d["ext"],
-                "(%s) %s" % (d["ext"], _s(d["dest"]) or "Call Flow Toggle"), "Call Flow Control", d["ext"])
+                "(%s) %s" % (d["ext"], text(d["dest"]) or "Call Flow Toggle"), "Call Flow Control", d["ext"])
     if on("featurecodeadmin"):
         for f in dao.featurecode_destinations(db):
-            code = _s(f["customcode"]) or _s(f["defaultcode"])
-            add("featurecodeadmin", "ext-featurecodes,%s,1" % _s(f["defaultcode"]),
-                "%s <%s>" % (_s(f["description"]), code), "Feature Code Admin",
+            code = text(f["customcode"]) or text(f["defaultcode"])
+            add("featurecodeadmin", "ext-featurecodes,%s,1" % text(f["defaultcode"]),
+                "%s <%s>" % (text(f["description"]), code), "Feature Code Admin",
                 "%s:%s" % (f["modulename"], f["featurename"]))
     if on("ivr"):
         for i in dao.ivrs(db):
-            add("ivr", "ivr-%s,s,1" % i["id"], _s(i["name"]) or "IVR %s" % i["id"], "IVR", i["id"])
+            add("ivr", "ivr-%s,s,1" % i["id"], text(i["name"]) or "IVR %s" % i["id"], "IVR", i["id"])
     if on("queues"):
         for q in dao.queues(db):
-            add("queues", "ext-queues,%s,1" % q["extension"], "%s %s" % (q["extension"], _s(q["descr"])),
+            add("queues", "ext-queues,%s,1" % q["extension"], "%s %s" % (q["extension"], text(q["descr"])),
                 "Queues", q["extension"])
     if on("recordings"):
         for r in dao.recordings(db):
-            add("recordings", "play-system-recording,%s,1" % r["id"], _s(r["displayname"]), "Play Recording",
+            add("recordings", "play-system-recording,%s,1" % r["id"], text(r["displayname"]), "Play Recording",
                 r["id"])
     if on("ringgroups"):
         for r in dao.ringgroups(db):
-            add("ringgroups", "ext-group,%s,1" % r["grpnum"], "%s %s" % (r["grpnum"], _s(r["description"])),
+            add("ringgroups", "ext-group,%s,1" % r["grpnum"], "%s %s" % (r["grpnum"], text(r["description"])),
                 "Ring Groups", r["grpnum"])
     if on("timeconditions"):
         for t in dao.timeconditions(db):
-            add("timeconditions", "timeconditions,%s,1" % t["timeconditions_id"], _s(t["displayname"]),
+            add("timeconditions", "timeconditions,%s,1" % t["timeconditions_id"], text(t["displayname"]),
                 "Time Conditions", t["timeconditions_id"])
     return out
 
@@ -138,13 +133,13 @@ def destnumbers(db=None) -> List[Dict[str, str]]:
     db = db or runtime().db
     found = set()
     for u in dao.users(db):
-        found.add((_s(u["extension"]), "extension"))
+        found.add((text(u["extension"]), "extension"))
     for r in dao.ringgroups(db):
-        found.add((_s(r["grpnum"]), "ringgroup"))
+        found.add((text(r["grpnum"]), "ringgroup"))
     for q in dao.queues(db):
-        found.add((_s(q["extension"]), "queue"))
+        found.add((text(q["extension"]), "queue"))
     for c in dao.conferences(db):
-        found.add((_s(c["exten"]), "conference"))
+        found.add((text(c["exten"]), "conference"))
     return [{"number": n, "kind": k} for n, k in sorted(found, key=lambda nk: (_num_key(nk[0]), nk[1])) if n]
 
 
@@ -159,8 +154,8 @@ def mohclasses(db=None) -> List[Dict[str, Any]]:
     (music_list()): ``default`` (if the table lacks it: older boxes keep classes
     only as folders) and ``none`` (silence, a reserved folder), last."""
     rows = dao.mohclasses(db or runtime().db)
-    out = [{"id": r["id"], "category": _s(r["category"]), "type": _s(r["type"]), "random": bool(r["random"]),
-            "application": _s(r["application"]), "format": _s(r["format"])} for r in rows]
+    out = [{"id": r["id"], "category": text(r["category"]), "type": text(r["type"]), "random": bool(r["random"]),
+            "application": text(r["application"]), "format": text(r["format"])} for r in rows]
     names = {r["category"] for r in out}
     if "default" not in names:
         out.append({"id": None, "category": "default", "type": "files", "random": False, "application": "",

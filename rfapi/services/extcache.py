@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..adapters import files
 from ..adapters.ami import AmiError
+from ..text import text
 
 log = logging.getLogger("rfapi.extcache")
 
@@ -72,12 +73,6 @@ def _dir() -> str:
     d = _rt().config.paths.cache
     os.makedirs(d, mode=0o750, exist_ok=True)
     return d
-
-
-def _s(v) -> str:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return "" if v is None else str(v)
 
 
 # ---------------------------------------------------------------------------
@@ -121,13 +116,13 @@ def _vm_enabled(ctx: str) -> bool:
 
 def _opt_bool(value: Any) -> Optional[bool]:
     """A voicemail.conf yes/no option as a boolean (None when absent or neither)."""
-    v = _s(value).strip().lower()
+    v = text(value).strip().lower()
     return True if v == "yes" else False if v == "no" else None
 
 
 def _int_or_none(value: Any) -> Optional[int]:
     try:
-        return None if value is None or _s(value).strip() == "" else int(_s(value).strip())
+        return None if value is None or text(value).strip() == "" else int(text(value).strip())
     except ValueError:
         return None
 
@@ -150,7 +145,7 @@ def build_entry(number: str, name: str, voicemail_ctx: str, outboundcid: str, te
     prefix = "/AMPUSER/%s/" % number
     # The display name as it was given: devices.description (trimmed only) for a device,
     # else AMPUSER/<n>/cidname, else users.name (which has < > turned into ( )).
-    displayname = _s(more.get("description")) if tech and more.get("description") is not None else None
+    displayname = text(more.get("description")) if tech and more.get("description") is not None else None
     if displayname is None and astdb is not None and (prefix + "cidname") in astdb:
         displayname = astdb[prefix + "cidname"]
     if not displayname:
@@ -174,10 +169,10 @@ def build_entry(number: str, name: str, voicemail_ctx: str, outboundcid: str, te
         "ringtimer": _int_or_none(more.get("ringtimer")) or 0,
         "callwaiting": None,
         "max_contacts": _int_or_none(more.get("max_contacts")) if tech == "pjsip" else None,
-        "dtmfmode": (_s(more.get("dtmfmode")) or None) if tech else None,
-        "noanswer_dest": _s(more.get("noanswer_dest")),
-        "busy_dest": _s(more.get("busy_dest")),
-        "chanunavail_dest": _s(more.get("chanunavail_dest")),
+        "dtmfmode": (text(more.get("dtmfmode")) or None) if tech else None,
+        "noanswer_dest": text(more.get("noanswer_dest")),
+        "busy_dest": text(more.get("busy_dest")),
+        "chanunavail_dest": text(more.get("chanunavail_dest")),
         "followme": followme,
         "followme_enabled": None,
         "followmegrptime": _int_or_none(more.get("grptime")) if followme else None,
@@ -209,8 +204,8 @@ def build_entry(number: str, name: str, voicemail_ctx: str, outboundcid: str, te
 def entry_from_rows(u: Dict[str, Any], d: Optional[Dict[str, Any]], followme: bool,
                     boxes: Dict[str, Dict[str, Dict[str, Any]]], astdb: Optional[Dict[str, str]],
                     fm_grptime: Any = None, sip: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    n = _s(u["extension"])
-    ctx = _s(u.get("voicemail"))
+    n = text(u["extension"])
+    ctx = text(u.get("voicemail"))
     mailbox = boxes.get(ctx, {}).get(n)
     if mailbox is None and _vm_enabled(ctx):
         mailbox = next((b[n] for b in boxes.values() if n in b), None)
@@ -219,8 +214,8 @@ def entry_from_rows(u: Dict[str, Any], d: Optional[Dict[str, Any]], followme: bo
             "noanswer_dest": u.get("noanswer_dest"), "busy_dest": u.get("busy_dest"),
             "chanunavail_dest": u.get("chanunavail_dest"), "grptime": fm_grptime,
             "dtmfmode": sip.get("dtmfmode"), "max_contacts": sip.get("max_contacts")}
-    return build_entry(n, _s(u.get("name")), ctx, _s(u.get("outboundcid")), _s(d["tech"]) if d else None,
-                       _s(d.get("emergency_cid")) if d else "", followme, mailbox, astdb, more)
+    return build_entry(n, text(u.get("name")), ctx, text(u.get("outboundcid")), text(d["tech"]) if d else None,
+                       text(d.get("emergency_cid")) if d else "", followme, mailbox, astdb, more)
 
 
 def _num_key(s: str):

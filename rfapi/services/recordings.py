@@ -14,6 +14,7 @@ from ..adapters.files import UnsafePath, confined
 from ..dao import recordings as dao
 from ..errors import NotFound
 from ..runtime import runtime
+from ..text import text_or_none
 
 DEFAULT_LANGUAGE = "en"  # Soundlang's default when nothing is set
 _EXT = re.compile(r"^[A-Za-z0-9]+$")
@@ -37,15 +38,9 @@ def content_type(fmt: str) -> str:
     return CONTENT_TYPES.get(fmt, OCTET)
 
 
-def _text(v) -> Optional[str]:
-    if isinstance(v, (bytes, bytearray)):
-        return v.decode("utf-8", "replace")
-    return v
-
-
 def sound_names(filename) -> List[str]:
     """The ``&``-joined sound names of a recording, in play order."""
-    return [p for p in (_text(filename) or "").split("&") if p]
+    return [p for p in (text_or_none(filename) or "").split("&") if p]
 
 
 class _Disk:
