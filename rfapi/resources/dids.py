@@ -1,6 +1,7 @@
 """Inbound routes (DIDs)."""
 from __future__ import annotations
 
+from .. import destinations
 from ..params import Param
 from ..routing import Resource
 from ..services import dids
@@ -42,7 +43,7 @@ def get_did(params, did):
                           pattern_help="must be digits with an optional leading +",
                           description="The DID: digits with an optional leading +", example="5551234567"),
                     Param("destination", default=dids.DEFAULT_DESTINATION, max_length=50,
-                          pattern=r"[^,]+,[^,]+,[^,]+", pattern_help="must be context,exten,priority",
+                          pattern=destinations.PATTERN, pattern_help=destinations.HELP,
                           description="Where calls go (context,exten,priority); must exist on the PBX"),
                     Param("mohclass", default=dids.DEFAULT_MOHCLASS, max_length=80,
                           description="Music-on-hold class; must exist"),
@@ -66,8 +67,8 @@ def delete_did(params, did):
                     Param("cidnum", max_length=50, empty=True,
                           description="caller-ID number of the route ('' = the any-caller route); required when "
                                       "the DID has several routes"),
-                    Param("destination", max_length=50, pattern=r"[^,]+,[^,]+,[^,]+",
-                          pattern_help="must be context,exten,priority",
+                    Param("destination", max_length=50, pattern=destinations.PATTERN,
+                          pattern_help=destinations.HELP,
                           description="Where calls go (context,exten,priority); must exist on the PBX"),
                     Param("description", max_length=80, empty=True, description="'' clears it"),
                     Param("mohclass", max_length=80, description="Music-on-hold class; must exist"),

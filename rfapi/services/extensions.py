@@ -35,7 +35,7 @@ import shutil
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .. import audit
+from .. import audit, destinations
 from ..adapters import files
 from ..adapters.ami import AmiError, AmiTimeout, AmiUnavailable
 from ..adapters.db import DatabaseUnavailable
@@ -797,7 +797,7 @@ VM_OPTIONS = (("attach", "attach"), ("saycid", "saycid"), ("envelope", "envelope
 VM_FIELDS = ("email", "voicemailpassword") + tuple(p for p, _ in VM_OPTIONS)
 DEST_FIELDS = ("noanswer_dest", "busy_dest", "chanunavail_dest")
 DEVICE_FIELDS = ("secret", "emergencycid", "dtmfmode", "max_contacts")
-DEST_RE = re.compile(r"[^,]+,[^,]+,[^,]+")
+DEST_RE = destinations.MATCH
 
 
 def check_destination(value: str) -> str:
