@@ -1,4 +1,4 @@
-"""Issue 2: the AMI adapter over pyst2, against the AMI peer on a real TCP socket."""
+"""The AMI adapter over pyst2, against the AMI peer on a real TCP socket."""
 from __future__ import annotations
 
 import threading

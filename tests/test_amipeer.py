@@ -1,6 +1,6 @@
 """Tests of the fake Asterisk (tests/support/amipeer.py).
 
-1. Transcript replay: the captures in shared/reference/ami are played against
+1. Transcript replay: the captures in tests/data/ami (recorded from a real Asterisk) are played against
    the peer byte for byte (only the values listed in OPAQUE_KEYS and the
    channel sequence numbers are normalised).
 2. Behaviour: ActionID correlation, events on/off, outages, Originate, AstDB

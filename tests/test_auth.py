@@ -1,4 +1,4 @@
-"""Issue 2: HTTP Basic auth — the config API user and FreePBX admins (ampusers)."""
+"""HTTP Basic auth — the config API user and FreePBX admins (ampusers)."""
 from __future__ import annotations
 
 import hashlib

@@ -106,7 +106,7 @@ def test_ring_time_falls_back_to_freepbx_ringtime_default(pbx_rw, ringtimer, sec
 
 
 def test_feature_codes_with_star_and_hash_are_dialable_when_the_config_allows_them(pbx):
-    # Refused by default (tests/test_edges.py): a feature code changes PBX state.
+    # Refused by default (tests/test_input_boundaries.py): a feature code changes PBX state.
     pbx.ini.write_text(pbx.ini.read_text() + "[call]\nallow_feature_codes = yes\n")
     pbx.peer.dialplan_patterns.append("*97")
     r = pbx.post("call", data={"ext": "101", "secret": secret("101"), "dest": "*97"})

@@ -1,4 +1,4 @@
-"""Issue 2: the configuration contract and its fallbacks to FreePBX's own files/tables."""
+"""The configuration contract and its fallbacks to FreePBX's own files/tables."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Issue 2: the MariaDB adapter — reuse, reconnect, transactions, outage → 503 → recovery."""
+"""The MariaDB adapter — reuse, reconnect, transactions, outage → 503 → recovery."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Issue 2: the envelope, the route table (404/405/501), errors and parameters."""
+"""The envelope, the route table (404/405/501), errors and parameters."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""GET /events (issue 14, part 1): Server-Sent Events from the AMI peer's events (as the
+"""GET /events: Server-Sent Events from the AMI peer's events (as the
 captured transcripts of a real Asterisk show them) and from rfapi's own writes, with
 filters, ids and Last-Event-ID replay, resync, heartbeats, slow clients dropped, one
 AMI event connection per process whatever the number of subscribers."""

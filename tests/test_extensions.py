@@ -150,7 +150,7 @@ def test_virtual_with_followme_only(pbx_rw):
     assert st["astdb"]["/CustomDevstate/FOLLOWME196"] == "BUSY"
     assert "/CustomPresence/196" not in st["astdb"]
     assert st["astdb"]["/DEVICE/196/tech"] == "virtual"
-    assert st["astdb"]["/AMPUSER/196/recording/ondemand"] == "enabled"  # the default
+    assert st["astdb"]["/AMPUSER/196/recording/ondemand"] == "enabled"  # rfapi's default for a new extension
     assert "/AMPUSER/196/novmpw" not in st["astdb"]
 
 

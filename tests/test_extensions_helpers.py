@@ -86,7 +86,7 @@ REC_NAMES = ("recExternalIn", "recExternalOut", "recInternalIn", "recInternalOut
 
 
 def readback(entry: Dict[str, Any], **fields) -> Dict[str, Any]:
-    """``entry`` (the fields every listing had before issue 13) plus the read-back fields
+    """``entry`` (the fields of every listing) plus the read-back fields
     of GET /extensions: the recording settings flat, and every other PUT field at the value
     a fresh extension of that kind has, unless given in ``fields``."""
     out = dict(entry)

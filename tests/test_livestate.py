@@ -1,4 +1,4 @@
-"""GET /state from the live state table (issue 5 stretch): seeded once on the feed
+"""GET /state from the live state table: seeded once on the feed
 connection, then kept current by ExtensionStatus / PresenceStateChange events,
 re-seeded after a reconnect, never used while AMI is gone, and no feed thread
 outlives its app."""

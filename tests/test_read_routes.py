@@ -1,4 +1,4 @@
-"""Issue 3 read routes: each answers the fixture office's content, field by field."""
+"""Read routes: each answers the fixture office's content, field by field."""
 from __future__ import annotations
 
 

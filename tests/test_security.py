@@ -1,4 +1,4 @@
-"""Auth abuse beyond tests/test_abuse.py: what an attacker without credentials
+"""Auth abuse beyond tests/test_login_throttling_and_audit.py: what an attacker without credentials
 gets from every route, wrong /call secrets counting as failed logins,
 constant-time comparison of every secret, and no secret in logs or answers."""
 from __future__ import annotations

@@ -4,7 +4,7 @@ Registered in this one place; each module defines ``resource = Resource(...)``."
 
 # Order is the order of the OpenAPI document.
 MODULES = [
-    "test",
+    "liveness",
     "coffee",
     "pbx",
     "announcements",

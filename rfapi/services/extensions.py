@@ -1,5 +1,5 @@
 """Create and delete extensions exactly as FreePBX's Quick Create / delete do
-(../shared/reference/freepbx/WRITES.md §1, §2), atomically.
+(tests/data/freepbx/WRITES.md §1, §2), atomically.
 
 What is atomic and what is best-effort (docs/design.md, kept here next to the code):
 
@@ -65,7 +65,7 @@ RECORDING_KEYS = (
     ("recInternalIn", "recording/in/internal"),
     ("recInternalOut", "recording/out/internal"),
 )
-# "always" is the issue's word for FreePBX's "Force"; FreePBX's own values are accepted as-is.
+# "always" is rfapi's word for FreePBX's "Force"; FreePBX's own values are accepted as-is.
 RECORDING_VALUES = {"always": "force", "force": "force", "yes": "yes", "dontcare": "dontcare", "no": "no",
                      "never": "never"}
 ONDEMAND_VALUES = ("enabled", "disabled", "override")

@@ -1,4 +1,4 @@
-"""Benchmark of GET /events (issue 14): AMI event in -> SSE event out, and what streams
+"""Benchmark of GET /events : AMI event in -> SSE event out, and what streams
 cost the ordinary requests.
 
     .venv/bin/python -m tests.bench.events [--subscribers 100] [--events 300] [--seconds 5]

@@ -6,7 +6,7 @@ conditions, a call-flow toggle, a conference, announcements, system recordings,
 MoH classes, trunks, outbound routes, GUI admins and a week of call records.
 
 Every row is written with the columns of the reference DDL and the value
-conventions FreePBX uses (see shared/reference/freepbx/WRITES.md, referred to
+conventions FreePBX uses (see tests/data/freepbx/WRITES.md, referred to
 below as "WRITES §x"). The module-level constants describe what was inserted, so
 tests can compare API output field by field:
 

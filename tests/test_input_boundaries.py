@@ -1,4 +1,4 @@
-"""The edges a black-box probe of the demo found (issue 15), each one proven here:
+"""Boundaries of what a request may carry, each one proven here:
 
 1. every control character (TAB included) refused in parameters and path segments;
 2. one spelling per client address (X-Forwarded-For ::ffff:a.b.c.d is a.b.c.d) for the lock-out and logs;
