@@ -38,7 +38,8 @@ fi
 if [ -n "${RFAPI_REAL_ASTERISK:-}" ]; then
     need=()
     for pkg in sip-tester libedit2 libjansson4 libxml2 libsqlite3-0 libuuid1 libssl3; do
-        dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || need+=("$pkg")
+        # dpkg-query prints one line: no SIGPIPE from an early grep exit under pipefail
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
     done
     if [ "${#need[@]}" -gt 0 ]; then
         echo "setup: installing ${need[*]} (real-Asterisk tier)"

@@ -23,7 +23,7 @@ LIMITED_CLASSES = "system,log,verbose,command,agent,user,config,dtmf,reporting,c
 def asterisk_conf(dirs: Dict[str, Path]) -> str:
     """[directories] point every writable place into the private root and the
     modules/varlib at the installation; [options] keep the process quiet and local."""
-    lines = ["[directories](!)"]
+    lines = ["[directories]"]
     lines += ["%s => %s" % (k, v) for k, v in dirs.items()]
     lines += [
         "",
@@ -52,6 +52,7 @@ noload = res_pjsip_transport_websocket.so
 noload = res_phoneprov.so
 noload = res_pjsip_phoneprov_provider.so
 noload = cdr_custom.so
+noload = cdr_csv.so
 noload = cel_custom.so
 noload = res_smdi.so
 noload = chan_iax2.so
@@ -82,7 +83,7 @@ enabled = yes
 port = %(port)d
 bindaddr = 127.0.0.1
 displayconnects = no
-timestampevents = no
+timestampevents = yes
 
 [%(admin)s]
 secret = %(admin_secret)s
@@ -129,6 +130,8 @@ def sip_conf(port: int) -> str:
 context = from-sip-external
 allowguest = no
 alwaysauthreject = yes
+; FreePBX's default (sipsettings nat=yes), as the peers it writes have
+nat = force_rport,comedia
 bindaddr = 127.0.0.1
 bindport = %d
 tcpenable = no
@@ -178,7 +181,24 @@ QUIET = {
     "res_parking.conf": "[general]\n",
     "confbridge.conf": "",
     "queues.conf": "[general]\n",
+    "stasis.conf": "",
+    "pjproject.conf": "",
+    "pjsip_wizard.conf": "",
+    "pjsip_notify.conf": "[clear-mwi]\nEvent=>message-summary\nContent-type=>application/simple-message-summary\n"
+                         "Content=>Messages-Waiting: no\n",
+    "cli_aliases.conf": "",
+    "followme.conf": "[general]\n",
+    "cdr_manager.conf": "[general]\nenabled = no\n",
+    "cdr_csv.conf": "",
 }
+
+
+def with_mailcmd(voicemail_conf: str, mailbox: Path) -> str:
+    """app_voicemail mails each message (the mailboxes have e-mail addresses);
+    here the mail goes to a file in the private root instead of sendmail."""
+    lines = voicemail_conf.split("\n")
+    at = lines.index("[general]") + 1
+    return "\n".join(lines[:at] + ["mailcmd=cat >> %s" % mailbox] + lines[at:])
 
 
 def write_all(etc: Path, dirs: Dict[str, Path], ports: Dict[str, int], voicemail_conf: str) -> None:
@@ -193,7 +213,7 @@ def write_all(etc: Path, dirs: Dict[str, Path], ports: Dict[str, int], voicemail
         "extensions.conf": EXTENSIONS_CONF,
         "rtp.conf": rtp_conf(ports["rtp"]),
         # FreePBX's voicemail.conf (rfapi edits this very file)
-        "voicemail.conf": voicemail_conf,
+        "voicemail.conf": with_mailcmd(voicemail_conf, dirs["astlogdir"] / "mail.out"),
     })
     # what FreePBX's reload writes starts out empty; tests/realpbx/freepbx.py fills it
     for name in ("pjsip.aor.conf", "pjsip.auth.conf", "pjsip.endpoint.conf", "sip_additional.conf",

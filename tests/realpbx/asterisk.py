@@ -61,8 +61,15 @@ class Installation:
             return ["no sbin/asterisk under %s" % self.prefix]
         if self.moddir is None:
             return ["no lib/asterisk/modules under %s" % self.prefix]
-        return ["module %s.so missing from %s" % (m, self.moddir) for m in REQUIRED_MODULES
-                if not (self.moddir / (m + ".so")).exists()]
+        found = [] if self.version().startswith("20.") else [
+            "%s is Asterisk %r; the tier's expectations are Asterisk 20's" % (self.binary, self.version())]
+        return found + ["module %s.so missing from %s" % (m, self.moddir) for m in REQUIRED_MODULES
+                        if not (self.moddir / (m + ".so")).exists()]
+
+    def version(self) -> str:
+        """`asterisk -V` without the name: "20.20.1"."""
+        r = subprocess.run([str(self.binary), "-V"], capture_output=True, text=True, env=self.env(), timeout=30)
+        return r.stdout.strip().replace("Asterisk ", "", 1)
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -140,7 +147,8 @@ class RealAsterisk:
         for d in self.dirs().values():
             if str(d).startswith(str(self.root)):
                 d.mkdir(parents=True, exist_ok=True)
-        self.sounds.mkdir(parents=True, exist_ok=True)
+        for d in (self.sounds, self.data_dir / "keys"):
+            d.mkdir(parents=True, exist_ok=True)
         # the installation's XML documentation, read-only (CLI help, AMI action lists)
         docs = self.inst.varlibdir / "documentation"
         if docs.is_dir() and not (self.data_dir / "documentation").exists():
