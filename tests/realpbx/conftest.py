@@ -127,10 +127,11 @@ class Real:
         from tests.test_gunicorn import free_port, start_gunicorn
 
         self.tmp = tmp
-        self.db = dbworld.create_world()
-        world.load_office(self.db)
+        # the installation is checked first: a wrong $RFAPI_REAL_ASTERISK fails at once
         self.ast = RealAsterisk(tmp / "asterisk", INSTALLATION)
         self.ast.prepare(office.voicemail_conf())
+        self.db = dbworld.create_world()
+        world.load_office(self.db)
         with self.dbconn() as conn:
             freepbx.write_all(conn, self.ast.etc)
         self.ast.start()
