@@ -10,6 +10,7 @@ extensions_additional.conf, and manager.conf has FreePBX's ``admin`` user plus
 ``limited`` (no originate/call classes) for the permission tests."""
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import signal
@@ -172,7 +173,16 @@ class RealAsterisk:
                                          env=self.inst.env(), start_new_session=True)
         finally:
             out.close()
+        # its own session survives the test process: a run that dies before
+        # stop() (a failed fixture, Ctrl-C) must not leave it behind
+        atexit.register(self._kill_at_exit, self.proc)
         self.wait_booted()
+
+    @staticmethod
+    def _kill_at_exit(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
     def wait_booted(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
