@@ -33,9 +33,22 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # The real-Asterisk test tier (tests/realpbx) is opt-in: only where
-# $RFAPI_REAL_ASTERISK names an Asterisk installation does it need its libraries and SIPp.
-if [ -n "${RFAPI_REAL_ASTERISK:-}" ] && [ -f "$RFAPI_REAL_ASTERISK/install-deps.sh" ]; then
-    bash "$RFAPI_REAL_ASTERISK/install-deps.sh"
+# $RFAPI_REAL_ASTERISK names an Asterisk installation does it need the libraries
+# an Asterisk 20 build links against, and SIPp for its phones (Debian: sip-tester).
+if [ -n "${RFAPI_REAL_ASTERISK:-}" ]; then
+    need=()
+    for pkg in sip-tester libedit2 libjansson4 libxml2 libsqlite3-0 libuuid1 libssl3; do
+        # dpkg-query prints one line: no SIGPIPE from an early grep exit under pipefail
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+    done
+    if [ "${#need[@]}" -gt 0 ]; then
+        echo "setup: installing ${need[*]} (real-Asterisk tier)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    if [ ! -x "$RFAPI_REAL_ASTERISK/sbin/asterisk" ] && [ ! -x "$RFAPI_REAL_ASTERISK/usr/sbin/asterisk" ]; then
+        echo "setup: warning: no sbin/asterisk under RFAPI_REAL_ASTERISK=$RFAPI_REAL_ASTERISK" >&2
+    fi
 fi
 
 db_up() { mariadb -h 127.0.0.1 -P 3306 -u root -e 'SELECT 1' >/dev/null 2>&1; }

@@ -105,7 +105,8 @@ def test_vendored_reference_copies_are_byte_identical():
         assert originals <= vendored
         for copy, original in pairs:
             if copy.parent.name == "ami" and copy.name not in originals:
-                assert copy.read_bytes().startswith(b"# Asterisk 20.20.1 (AMI 9.0.0)\n"), copy.name
+                # headed by the version of the Asterisk 20 that recorded it
+                assert re.match(rb"# Asterisk 20\.\d+\.\d+ \(AMI \d+\.\d+\.\d+\)\n", copy.read_bytes()), copy.name
                 continue
             assert copy.read_bytes() == original.read_bytes(), copy.name
 

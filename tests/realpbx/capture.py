@@ -12,9 +12,11 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "ami"
 
 
 class Recorder:
-    def __init__(self, port: int, comment: str):
+    def __init__(self, ast, comment: str):
+        """``ast``: the tier's RealAsterisk (its AMI port; its version heads the file)."""
+        self.asterisk_version = ast.inst.version()
         self.t0 = time.monotonic()
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = socket.create_connection(("127.0.0.1", ast.ami_port), timeout=10)
         self.parts: List[Tuple[str, float, bytes]] = [("===", 0.0, b"connect")]
         self.comment = comment
 
@@ -40,7 +42,9 @@ class Recorder:
         return got
 
     def text(self) -> bytes:
-        out = [("# Asterisk 20.20.1 (AMI 9.0.0)\n" + "".join("# %s\n" % l for l in self.comment.splitlines())).encode()]
+        banner = b"".join(d for w, _, d in self.parts if w != "===").split(b"\r\n", 1)[0]
+        ami = banner.decode(errors="replace").rpartition("/")[2] or "?"
+        out = [("# Asterisk %s (AMI %s)\n" % (self.asterisk_version, ami) + "".join("# %s\n" % l for l in self.comment.splitlines())).encode()]
         for what, t, data in self.parts:
             if what == "===":
                 out.append(b"=== %s t=+%.3fs\n" % (data, t))

@@ -1,10 +1,12 @@
-"""The real-Asterisk tier: one private Asterisk 20.20.1 per test session, a
-FreePBX-shaped world over a throwaway MariaDB, and rfapi under gunicorn with
-deploy/gunicorn.conf.py (as shipped) in front of both.
+"""The real-Asterisk tier: one private Asterisk 20 per test session, run from
+the installation $RFAPI_REAL_ASTERISK names, a FreePBX-shaped world over a
+throwaway MariaDB, and rfapi under gunicorn with deploy/gunicorn.conf.py (as
+shipped) in front of both.
 
-The tier is opt-in: it is collected only where $RFAPI_REAL_ASTERISK points at an
-Asterisk 20 installation, under CI too, so the README's test command passes on a
-plain clone (no outside software is ever committed to the repository)."""
+The tier is opt-in: it is collected only where $RFAPI_REAL_ASTERISK is set,
+under CI too, so the README's test command passes on a plain clone (no outside
+software is ever committed to the repository). Where it is set, an installation
+that lacks what the tier needs fails the tier's first test, naming what is missing."""
 from __future__ import annotations
 
 import base64
@@ -26,9 +28,9 @@ from tests.support import dbworld, office, world
 from tests.support.tcprelay import TcpRelay
 
 HERE = Path(__file__).resolve().parent
-SOURCE = realpbx_dir()
+INSTALLATION = realpbx_dir()
 
-if SOURCE is None:
+if INSTALLATION is None:
     collect_ignore_glob = ["test_*.py"]
 
 
@@ -125,10 +127,11 @@ class Real:
         from tests.test_gunicorn import free_port, start_gunicorn
 
         self.tmp = tmp
+        # the installation is checked first: a wrong $RFAPI_REAL_ASTERISK fails at once
+        self.ast = RealAsterisk(tmp / "asterisk", INSTALLATION)
+        self.ast.prepare(office.voicemail_conf())
         self.db = dbworld.create_world()
         world.load_office(self.db)
-        self.ast = RealAsterisk(tmp / "asterisk", SOURCE)
-        self.ast.unpack(office.voicemail_conf())
         with self.dbconn() as conn:
             freepbx.write_all(conn, self.ast.etc)
         self.ast.start()
@@ -147,7 +150,9 @@ class Real:
         args = dbworld.server_args()
         (bindir / "fwconsole.control").write_text(json.dumps({
             "db": self.db.config_db, "db_host": args.get("host", "127.0.0.1"), "db_port": args.get("port", 3306),
-            "db_user": args.get("user", "root"), "repo": str(HERE.parents[1]), "astroot": str(self.ast.root)}))
+            "db_user": args.get("user", "root"), "repo": str(HERE.parents[1]), "etc": str(self.ast.etc),
+            "asterisk": str(self.ast.inst.binary), "env": {"LD_LIBRARY_PATH": self.ast.inst.env().get(
+                "LD_LIBRARY_PATH", "")}}))
         cache = tmp / "cache"
         cache.mkdir()
 

@@ -17,7 +17,7 @@ def _replies(blob: bytes):
 
 
 def test_shutting_down_capture(real):
-    rec = Recorder(real.ast.ami_port, "`core stop now` while a client sends actions: every action, Ping included,\n"
+    rec = Recorder(real.ast, "`core stop now` while a client sends actions: every action, Ping included,\n"
                                       "gets Response: Error / Asterisk is shutting down until the server closes.")
     rec.recv_until(b"\r\n")
     rec.send("Action: Login\nUsername: admin\nSecret: amp111\nEvents: off\nActionID: login-1\n")
@@ -43,7 +43,7 @@ def test_shutting_down_capture(real):
 def test_setvar_device_state_capture(real):
     """Setvar of DEVICE_STATE(Custom:...) on an Events: call connection: the
     answer, then the DeviceStateChange event (what the state feed's probe uses)."""
-    rec = Recorder(real.ast.ami_port, "Setvar DEVICE_STATE(Custom:rfapi-feed) on a connection logged in with\n"
+    rec = Recorder(real.ast, "Setvar DEVICE_STATE(Custom:rfapi-feed) on a connection logged in with\n"
                                       "Events: call: Response Success / Variable Set, then DeviceStateChange.")
     rec.recv_until(b"\r\n")
     rec.send("Action: Login\nUsername: admin\nSecret: amp111\nEvents: call\nActionID: login-1\n")
