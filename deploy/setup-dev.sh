@@ -8,7 +8,8 @@ need=()
 # apache2 (+ openssl for test certificates): the Apache-in-front tests start their
 # own private instance (tests/test_apache*.py).
 for pkg in libmariadb-dev pkg-config mariadb-client mariadb-server python3-venv python3-dev gcc apache2 openssl; do
-    dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || need+=("$pkg")
+    # dpkg-query prints one line: no early-exiting grep, so no SIGPIPE under pipefail
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
     echo "setup: installing ${need[*]}"

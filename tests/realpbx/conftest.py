@@ -225,6 +225,14 @@ class _Conn:
         self.conn.close()
 
 
+def pytest_collection_modifyitems(config, items):
+    """One Asterisk per test session: under pytest-xdist (--dist loadgroup) every
+    test of the tier goes to the same worker, so only one Asterisk boots."""
+    for item in items:
+        if "tests/realpbx/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.xdist_group("realpbx"))
+
+
 @pytest.fixture(scope="session")
 def real(tmp_path_factory):
     r = Real(tmp_path_factory.mktemp("realpbx"))
