@@ -1394,7 +1394,7 @@ _STATUS_TEXT = {0: "Idle", 1: "InUse", 2: "Busy", 4: "Unavailable", 8: "Ringing"
 
 def ami_state(now: Optional[float] = None) -> Dict[str, Any]:
     """Seeds for a fake Asterisk consistent with the office (JSON-serialisable), in the state
-    shapes of tests/support/amipeer.py.
+    shapes of tests/support/amipeer/.
 
     Registered: every extension with `registered` (102 has two contacts);
     104 is on a call; 108 is in DND; 106, 111 and 202 are offline. Virtual
