@@ -37,7 +37,6 @@ def reset_peak(pid: int) -> bool:
         return False
 
 
-
 def source_hash() -> str:
     """Digest of every file under rfapi/ and deploy/ (detects edits made during a run)."""
     import hashlib

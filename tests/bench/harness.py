@@ -39,7 +39,6 @@ TARGETS = {
 }
 
 
-
 class Harness:
     """Set-up, tear-down and the measuring helpers (the sections are mixins on top)."""
 

@@ -14,7 +14,6 @@ def log(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-
 IDLE_LEAVES = {"Condition.wait", "_worker", "EpollSelector.select", "PollSelector.select", "select",
                "Arbiter.wait_for_signals", "SocketIO.readinto", "Event.wait", "Thread._wait_for_tstate_lock",
                "Queue.get", "sleep", "Arbiter.sleep"}
@@ -68,7 +67,6 @@ def evaluate(results: Dict[str, Any]) -> List[Dict[str, Any]]:
         out.append({"what": "GET /extdump worker peak RSS MB", "value": ed["worker_peak_rss_mb"],
                     "target": "bounded (reported)", "holds": None, "status": "ok"})
     return out
-
 
 
 def _ms(v) -> str:

@@ -89,7 +89,6 @@ class Bench(CdrSection, ExtensionsSection, LiveSection, WritesSection, Throughpu
         return self.results
 
 
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n\n")[0])
     size = ap.add_mutually_exclusive_group()

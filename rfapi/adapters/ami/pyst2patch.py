@@ -2,7 +2,8 @@
 
 pyst2 (``asterisk.manager``) is the client library; on Python 3.11 it has
 defects (see ../shared/reference/ami/AMI.md and the README). Each is worked
-around here (and in ``client``/``feed`` for the waits and reconnects), in a subclass, without touching pyst2 itself:
+around here, in a subclass, or in ``client``/``feed`` (the waits and the
+reconnects), without touching pyst2 itself:
 
 =================================  ===============================================
 pyst2 defect                       what this adapter does
@@ -24,7 +25,6 @@ no reconnect (threads start once)  a brand-new ``Manager`` after any loss
 Command output unusable            Command is never parsed: AstDB via
                                    DBGet/DBGetTree/DBPut/DBDel/DBDelTree
 =================================  ===============================================
-
 
 The request connection uses ``Manager``; the live-state event feed uses
 ``FeedManager``, which numbers events in wire order and hands them over on the
@@ -275,7 +275,6 @@ def login(mgr: Manager, user: str, secret: str, events: str, timeout: float) -> 
         if shutting_down(resp):
             raise AmiUnavailable("Asterisk is shutting down")
         raise AmiUnavailable("Asterisk Manager refused the login for user %s" % user)
-
 
 
 class FeedManager(Manager):

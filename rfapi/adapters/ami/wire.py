@@ -13,7 +13,6 @@ from .errors import AmiInputError
 
 Headers = Union[Dict[str, object], Sequence[Tuple[str, object]]]
 
-
 FORBIDDEN = ("\r", "\n", "\x00")
 
 
@@ -95,7 +94,6 @@ def shutting_down(resp: "Message") -> bool:
     with ``Response: Error`` / ``Message: Asterisk is shutting down`` until it
     closes the socket (tests/data/ami/shutting-down.txt): unreachable, not a refusal."""
     return resp.get("Response") == "Error" and (resp.get("Message") or "").strip() == "Asterisk is shutting down"
-
 
 
 def header_pairs(cdict, kwargs) -> List[Tuple[str, str]]:
