@@ -235,7 +235,7 @@ class TricklingAsterisk:
 
 
 def test_reader_reassembles_messages_cut_anywhere():
-    from rfapi.adapters.ami import _list_complete, _Manager
+    from rfapi.adapters.ami import Manager, list_complete
     agent = "Téléphone ✓ 3.1".encode("utf-8")
     contact = (b"Event: ContactList\r\nActionID: {aid}\r\nObjectName: 101;@abc\r\nRegServer: \r\n"
                b"UserAgent: " + agent + b"\r\nStatus: Reachable\r\n\r\n")
@@ -249,13 +249,13 @@ def test_reader_reassembles_messages_cut_anywhere():
                                 b"ListItems: 2\r\n\r\n"),
         "Ping": b"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\nTimestamp: 1764100000.000000\r\n\r\n",
     })
-    mgr = _Manager()
+    mgr = Manager()
     try:
         banner = mgr.connect("127.0.0.1", server.port, timeout=2)
         assert banner.get("Banner") == "Asterisk Call Manager/9.0.0"
         resp = mgr.send_action([("Action", "VoicemailMove"), ("ActionID", "vm-1")], timeout=5)
         assert resp.pairs == [("Response", "Success"), ("ActionID", "vm-1"), ("Message", "Message move successful")]
-        col = mgr.collect("ct-1", _list_complete)
+        col = mgr.collect("ct-1", list_complete)
         resp = mgr.send_action([("Action", "PJSIPShowContacts"), ("ActionID", "ct-1")], timeout=5)
         assert resp.get("EventList") == "start"
         assert col.done.wait(5) and not col.lost

@@ -1,4 +1,4 @@
-"""Tests of the fake Asterisk (tests/support/amipeer.py).
+"""Tests of the fake Asterisk (tests/support/amipeer/).
 
 1. Transcript replay: the captures in tests/data/ami (recorded from a real Asterisk) are played against
    the peer byte for byte (only the values listed in OPAQUE_KEYS and the

@@ -22,7 +22,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import pytest
 
-from tests.test_gunicorn import (AUTH, REPO, Answer, Process, access_lines, free_port,
+from tests.support.procs import free_port
+from tests.test_gunicorn import (AUTH, REPO, Answer, Process, access_lines,
                                  nonlocal_address, request, start_gunicorn, wait_for_line, wait_until,
                                  can_connect)
 

@@ -303,7 +303,8 @@ def test_monitor_folder_falls_back_to_mixmon_dir_then_the_spool(pbx_rw):
 def test_range_and_csv_export_through_apache_and_gunicorn(pbx, tmp_path):
     """As served on a PBX: Apache's /api/v1 snippet in front of gunicorn on a unix socket."""
     from tests.test_apache import CLIENT, SNIPPET_MODULES, Apache, render_snippet, shared_dir
-    from tests.test_gunicorn import AUTH, free_port, request, start_gunicorn
+    from tests.support.procs import free_port
+    from tests.test_gunicorn import AUTH, request, start_gunicorn
 
     started = []
     sdir = shared_dir()

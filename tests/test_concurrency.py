@@ -16,7 +16,7 @@ import requests
 
 from rfapi.services import vmconf
 from tests.support import dbworld, world
-from tests.support.mariadb_instance import Gunicorn
+from tests.support.procs import Gunicorn
 
 CLIENTS = 20
 
@@ -26,11 +26,12 @@ def served(office_db, tmp_path_factory):
     clone = dbworld.clone_world(office_db)
     root = tmp_path_factory.mktemp("concurrency")
     pbx = world.build(root / "pbx", clone)
-    server = Gunicorn(pbx.ini, root / "gunicorn", workers=3, threads=8)
+    server = Gunicorn(root / "gunicorn", ini=pbx.ini, workers=3, threads=8)
     try:
+        server.start().wait_ready()
         yield pbx, server
     finally:
-        server.close()
+        server.stop()
         pbx.close()
         dbworld.drop_world(clone)
 

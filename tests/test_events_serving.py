@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 
+from tests.support.procs import free_port
 from tests.support.sse import Stream
 from tests.test_apache import SNIPPET_MODULES, Apache, render_snippet, shared_dir, stack  # noqa: F401
-from tests.test_gunicorn import AUTH, free_port, request, start_gunicorn
+from tests.test_gunicorn import AUTH, request, start_gunicorn
 
 
 def _tokens(streams):

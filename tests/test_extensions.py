@@ -18,7 +18,7 @@ S = office.SETTINGS
 def expected_pjsip_rows(n, secret, callerid):
     """The office's own FreePBX builder, for a new number."""
     e = {"number": n, "max_contacts": "1", "secret": secret, "sip_callerid": callerid}
-    return sorted((kw, data, flag) for _, kw, data, flag in office._pjsip_rows(e))
+    return sorted((kw, data, flag) for _, kw, data, flag in office.pjsip_rows(e))
 
 
 FULL = {
@@ -162,7 +162,7 @@ def test_chan_sip_rows_and_generated_secret(pbx_rw):
     secret = b["data"]["secret"]
     assert re.fullmatch(r"[0-9a-f]{32}", secret)
     e = dict(office.EXTENSIONS_BY_NUMBER["202"], number="260", secret=secret, sip_callerid="Paging 2 <260>")
-    assert state(pbx_rw, "260")["sip"] == sorted((kw, d, fl) for _, kw, d, fl in office._chansip_rows(e))
+    assert state(pbx_rw, "260")["sip"] == sorted((kw, d, fl) for _, kw, d, fl in office.chansip_rows(e))
     assert len(state(pbx_rw, "260")["sip"]) == 36
     assert ("dtmfmode", "rfc2833", 3) in state(pbx_rw, "260")["sip"]
     # Shown once: not in the listing, not in the audit log.

@@ -34,7 +34,7 @@ def fail_nth(peer, action: str, nth: int, mode: str, then=None):
                 return False
             if mode == "stall":
                 return True
-            conn.send(amipeer._error(aid, "Failed to update entry"))
+            conn.send(amipeer.error(aid, "Failed to update entry"))
             return True
         return orig(conn, act, aid)
 

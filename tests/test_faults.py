@@ -35,7 +35,8 @@ import requests
 
 from rfapi.adapters.ami import AMI
 from tests.support import office, world
-from tests.support.mariadb_instance import REPO, Gunicorn, MariaDBInstance, free_port, point_ini_at
+from tests.support.mariadb_instance import MariaDBInstance, point_ini_at
+from tests.support.procs import REPO, Gunicorn, free_port
 
 RECOVERY_BUDGET = 2.0  # seconds, from the database/AMI accepting connections again
 
@@ -92,11 +93,12 @@ def farm(tmp_path_factory):
         point_ini_at(pbx.ini, a["host"], a["port"], a["user"], a["password"],
                      extra="connect_timeout = 1\nread_timeout = 5")
         pbx.ini.write_text(pbx.ini.read_text().replace("port = %d\n" % pbx.peer.port, "port = %d\n" % peer.port))
-        server = Gunicorn(pbx.ini, root / "gunicorn", workers=2, threads=4)
+        server = Gunicorn(root / "gunicorn", ini=pbx.ini, workers=2, threads=4)
+        server.start().wait_ready()
         yield mdb, pbx, server, peer
     finally:
         if server is not None:
-            server.close()
+            server.stop()
         peer.kill()
         if pbx is not None:
             pbx.close()

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from tests.support import world
+from tests.support.procs import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
@@ -30,12 +31,6 @@ AUTH = world.basic(world.API_USER, world.API_PASSWORD)
 
 
 # -- plumbing shared with test_apache.py -------------------------------------------------
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def nonlocal_address() -> str:
     """An IPv4 address of this machine outside 127.0.0.0/8 (rfapi does not trust it
     as a proxy), read from the kernel's routing table."""

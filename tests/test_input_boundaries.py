@@ -14,9 +14,10 @@ import pytest
 
 from rfapi import config as config_mod
 from tests.support import office
+from tests.support.procs import free_port
 from tests.support.world import API_PASSWORD, API_USER, basic, body, without_need_reload
 from tests.test_apache import SNIPPET_MODULES, Apache, render_snippet, shared_dir, stack  # noqa: F401 (fixture)
-from tests.test_gunicorn import (AUTH, access_lines, free_port, processes, request,  # noqa: F401 (fixture)
+from tests.test_gunicorn import (AUTH, access_lines, processes, request,  # noqa: F401 (fixture)
                                  start_gunicorn, wait_until)
 
 ADMIN = next(u for u in office.AMPUSERS if u["username"] == "admin")

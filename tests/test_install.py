@@ -20,8 +20,9 @@ from typing import Dict, Optional
 import pytest
 
 import rfapi
+from tests.support.procs import free_port
 from tests.test_apache import MODULE_DIR, SNIPPET_MODULES, render_snippet
-from tests.test_gunicorn import AUTH, Process, free_port, request, wait_until, can_connect
+from tests.test_gunicorn import AUTH, Process, request, wait_until, can_connect
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "deploy" / "install.sh"

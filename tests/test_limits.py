@@ -10,7 +10,7 @@ Timeout audit of the code (what bounds each outbound wait):
   extensions' GET_LOCK waits 10 s.
 * AMI: connect and banner min(timeout, 5 s), login and every action
   ``[ami] timeout`` (10 s), event lists share the action's deadline
-  (rfapi/adapters/ami.py); Originate-and-wait waits ring time + 5 s, at most
+  (rfapi/adapters/ami/); Originate-and-wait waits ring time + 5 s, at most
   60 s; Logoff 1 s.
 * fwconsole: ``[fwconsole] timeout`` (300 s), then the whole process group is
   killed (rfapi/adapters/fwconsole.py).

@@ -1,1 +1,1 @@
-"""The benchmark (issue 7): ``python -m tests.bench.run`` (see run.py)."""
+"""The benchmark: ``python -m tests.bench.run`` (see run.py)."""

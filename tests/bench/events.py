@@ -1,4 +1,4 @@
-"""Benchmark of GET /events : AMI event in -> SSE event out, and what streams
+"""Benchmark of GET /events: AMI event in -> SSE event out, and what streams
 cost the ordinary requests.
 
     .venv/bin/python -m tests.bench.events [--subscribers 100] [--events 300] [--seconds 5]
@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from tests.bench import load as L
-from tests.bench.run import Gunicorn, free_port, log
+from tests.bench.report import log
 from tests.support import dbworld, world
+from tests.support.procs import Gunicorn
 
 P95_TARGET_MS = 50.0
 RATIO_TARGET = 0.7
@@ -142,11 +143,11 @@ def main() -> int:
     try:
         world.load_office(db)
         pbx = world.build(tmp / "pbx", db)
-        g = Gunicorn("rfapi:create_app()", "rfapi-events", tmp, {"RFAPI_CONFIG": str(pbx.ini)})
+        g = Gunicorn(tmp, name="rfapi-events", ini=pbx.ini)
         g.start()
         g.wait_ready("/api/v1/test")
         auth = pbx.auth
-        log("gunicorn: deploy/gunicorn.conf.py, workers %s" % g.workers())
+        log("gunicorn: deploy/gunicorn.conf.py, workers %s" % g.worker_pids())
 
         results = {"latency": [], "throughput": []}
         for n in (1, args.subscribers):
@@ -166,7 +167,7 @@ def main() -> int:
 
         def rss_kb():
             total = 0
-            for pid in g.workers():
+            for pid in g.worker_pids():
                 for line in Path("/proc/%d/status" % pid).read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])

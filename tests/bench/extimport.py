@@ -1,4 +1,4 @@
-"""Benchmark of the bulk routes : ``python -m tests.bench.extimport``.
+"""Benchmark of the bulk routes: ``python -m tests.bench.extimport``.
 
 Seeds a PBX with 5,000 extensions (tests/bench/seed.py: FreePBX's rows, AstDB in
 the bench AMI peer, voicemail.conf with 3,000 boxes), then measures, in-process

@@ -7,7 +7,7 @@ What one call of ``seed()`` lays down (sizes from ``Scale``):
   modules, trunks, routes, IVR, queue, ...) plus, instead of the office's 16
   extensions, ``Scale.extensions`` generated chan_pjsip extensions written the
   way FreePBX writes them: a ``users`` row, a ``devices`` row and the 54 ``sip``
-  rows of ``tests.support.office._pjsip_rows`` each; a share with voicemail
+  rows of ``tests.support.office.pjsip_rows`` each; a share with voicemail
   (``users.voicemail='default'``, a voicemail.conf line, a [pbxaliases] line,
   spool folders, a few messages) and a share with a ``findmefollow`` group;
 * ``Scale.dids`` inbound routes (``incoming``);
@@ -107,7 +107,7 @@ DOMAIN = "bench.example"
 # ---------------------------------------------------------------------------
 
 def make_extensions(scale: Scale) -> List[Dict[str, Any]]:
-    """The generated extensions (a deterministic mix), in the shape office._pjsip_rows wants."""
+    """The generated extensions (a deterministic mix), in the shape office.pjsip_rows wants."""
     r = random.Random(7001)
     out = []
     n_vm = int(round(scale.extensions * scale.vm_share))
@@ -158,7 +158,7 @@ def make_dids(scale: Scale, exts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         else:
             e = exts[r.randrange(len(exts))]
             dest, desc = "from-did-direct,%s,1" % e["number"], "%s Direct" % e["name"]
-        dids.append(office._did(number, dest, desc))
+        dids.append(office.did_row(number, dest, desc))
     return dids
 
 
@@ -177,7 +177,7 @@ def config_tables(exts: List[Dict[str, Any]], dids: List[Dict[str, Any]]) -> Dic
         t["devices"].append({"id": e["number"], "tech": "pjsip", "dial": "PJSIP/" + e["number"],
                              "devicetype": "fixed", "user": e["number"], "description": e["name"],
                              "emergency_cid": e["emergency_cid"], "hint_override": None})
-        t["sip"].extend({"id": i, "keyword": k, "data": d, "flags": f} for i, k, d, f in office._pjsip_rows(e))
+        t["sip"].extend({"id": i, "keyword": k, "data": d, "flags": f} for i, k, d, f in office.pjsip_rows(e))
         if e["followme"]:
             t["findmefollow"].append({
                 "grpnum": e["number"], "strategy": e["followme_strategy"], "grptime": e["followme_grptime"],
@@ -239,7 +239,7 @@ def build_spool(base: Path, exts: List[Dict[str, Any]], now: int) -> int:
                                                 ("Old", "msg0000", 86400))):
             origtime = now - age - j
             m = {"box": e["number"], "callerid": '"CALLER" <555%07d>' % (9000000 + j), "origtime": origtime,
-                 "callerchan": "PJSIP/carrier_primary-%08x" % (j * 3 + k), "origdate": office._origdate(origtime),
+                 "callerchan": "PJSIP/carrier_primary-%08x" % (j * 3 + k), "origdate": office.vm_origdate(origtime),
                  "msg_id": "%d-%08x" % (origtime, j * 3 + k), "flag": "", "duration": 5 + k}
             d = base / office.VM_CONTEXT / e["number"] / folder
             (d / (stem + ".txt")).write_text(office.message_txt(m))
@@ -521,7 +521,7 @@ class CdrGen:
 
     # -- a whole day -------------------------------------------------------------
     def day_weights(self) -> List[float]:
-        midnight = _local_midnight(self.now)
+        midnight = office.local_midnight(self.now)
         out = []
         for d in range(self.days, 0, -1):  # oldest first
             wday = time.localtime(midnight - d * 86400 + 43200).tm_wday
@@ -530,7 +530,7 @@ class CdrGen:
 
     def day(self, days_back: int, rows_wanted: int, out: List[str]) -> int:
         """Append about ``rows_wanted`` rows of the day ``days_back`` days ago, in time order."""
-        midnight = _local_midnight(self.now) - days_back * 86400
+        midnight = office.local_midnight(self.now) - days_back * 86400
         r = self.r
         calls = max(1, int(rows_wanted / 1.35))
         hours = self.cum_hours
@@ -546,11 +546,6 @@ class CdrGen:
             self.call(midnight + 86399 - r.randrange(60), out)
         del out[start + rows_wanted:]
         return rows_wanted
-
-
-def _local_midnight(ts: int) -> int:
-    lt = time.localtime(ts)
-    return int(time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1)))
 
 
 def _day_budgets(total: int, weights: List[float]) -> List[int]:

@@ -18,9 +18,7 @@ back on the same port with the same data.
   exit) stops it, SIGKILL after a grace period, and removes nothing it did not
   create.
 
-``Gunicorn`` serves the app from an rfapi.ini with N gthread workers on a
-loopback port, for tests that need real worker processes (no shared memory,
-one DB/AMI connection set per worker, cross-process locks).
+The API under a real gunicorn with N workers is ``tests.support.procs.Gunicorn``.
 """
 from __future__ import annotations
 
@@ -30,17 +28,15 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import MySQLdb
 
 from . import dbworld, office, world
+from .procs import free_port
 
 MARIADBD = shutil.which("mariadbd", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/libexec") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db", path=os.environ.get("PATH", "") + ":/usr/bin:/usr/sbin") \
@@ -48,12 +44,6 @@ INSTALL_DB = shutil.which("mariadb-install-db", path=os.environ.get("PATH", "") 
 APP_USER = "rfapi"
 
 _live: List["MariaDBInstance"] = []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MariaDBInstance:
@@ -237,78 +227,6 @@ def point_ini_at(ini: Path, host: str, port: int, user: str, password: str, extr
         lines.append(extra.rstrip("\n"))
     ini.write_text(head + sep + "\n".join(lines) + nxt + tail)
     assert re.search(r"^port = %s$" % port, ini.read_text(), re.M)
-
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-class Gunicorn:
-    """``gunicorn 'rfapi:create_app()'`` with its own config file; stopped on close()."""
-
-    def __init__(self, ini: Path, workdir: Path, workers: int = 2, threads: int = 4):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        workdir.mkdir(parents=True, exist_ok=True)
-        conf = workdir / "gunicorn.conf.py"
-        # control_socket_disable: gunicorn >= 25.1 would open ~/.gunicorn/gunicorn.ctl,
-        # shared with every other instance of the user; older versions ignore it.
-        conf.write_text("bind = ['127.0.0.1:%d']\nworkers = %d\nthreads = %d\nworker_class = 'gthread'\n"
-                        "timeout = 60\ngraceful_timeout = 5\naccesslog = None\nerrorlog = '-'\n"
-                        "control_socket_disable = True\n" % (self.port, workers, threads))
-        self.log = workdir / "gunicorn.log"
-        env = dict(os.environ, RFAPI_CONFIG=str(ini), PYTHONPATH=str(REPO))
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(conf), "rfapi:create_app()"],
-                                         cwd=str(REPO), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
-        self.workers = workers
-        self._wait_up()
-
-    def _wait_up(self, wait: float = 30.0) -> None:
-        deadline = time.monotonic() + wait
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("gunicorn exited %s:\n%s" % (self.proc.returncode, self.log_tail()))
-            try:
-                with urllib.request.urlopen(self.url + "/api/v1/openapi.json", timeout=2) as r:
-                    if r.status == 200 and len(self.worker_pids()) == self.workers:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not come up:\n%s" % self.log_tail())
-            time.sleep(0.05)
-
-    def worker_pids(self) -> List[int]:
-        """PIDs of the master's children (the workers), from /proc."""
-        out = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry) as fh:
-                    stat = fh.read()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
-                out.append(int(entry))
-        return sorted(out)
-
-    def log_tail(self, n: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no log)"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
 
 
 @atexit.register

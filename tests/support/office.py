@@ -167,7 +167,7 @@ EXTENSIONS: List[Dict[str, Any]] = [
 EXTENSIONS_BY_NUMBER: Dict[str, Dict[str, Any]] = {e["number"]: e for e in EXTENSIONS}
 
 
-def _pjsip_rows(e: Dict[str, Any]) -> List[Tuple[str, str, str, int]]:
+def pjsip_rows(e: Dict[str, Any]) -> List[Tuple[str, str, str, int]]:
     """The 54 sip-table rows of a chan_pjsip device (WRITES §1.4, FreePBX 17 values)."""
     n = e["number"]
     max_contacts = e["max_contacts"]
@@ -196,7 +196,7 @@ def _pjsip_rows(e: Dict[str, Any]) -> List[Tuple[str, str, str, int]]:
     return [(n, kw, data, flag) for flag, kw, data in rows]
 
 
-def _chansip_rows(e: Dict[str, Any]) -> List[Tuple[str, str, str, int]]:
+def chansip_rows(e: Dict[str, Any]) -> List[Tuple[str, str, str, int]]:
     """The 36 sip-table rows of a chan_sip device (WRITES §1.4): flags 2-30, then 31-36 and 38."""
     n = e["number"]
     first = [
@@ -219,9 +219,9 @@ def sip_rows(number: str) -> List[Tuple[str, str, str, int]]:
     """(id, keyword, data, flags) rows the office has in `sip` for device `number` ([] for virtual)."""
     e = EXTENSIONS_BY_NUMBER[number]
     if e["tech"] == "pjsip":
-        return _pjsip_rows(e)
+        return pjsip_rows(e)
     if e["tech"] == "sip":
-        return _chansip_rows(e)
+        return chansip_rows(e)
     return []
 
 
@@ -344,7 +344,7 @@ CALLFLOWS: List[Dict[str, Any]] = [
 ]
 
 
-def _did(extension: str, destination: str, description: str, cidnum: str = "", **kw: Any) -> Dict[str, Any]:
+def did_row(extension: str, destination: str, description: str, cidnum: str = "", **kw: Any) -> Dict[str, Any]:
     # Core::addDIDDefaults (core 17): every column filled, '' (never NULL) for "any CID".
     row = {"cidnum": cidnum, "extension": extension, "destination": destination, "privacyman": 0,
            "alertinfo": "", "ringing": "", "fanswer": "", "mohclass": "default", "description": description,
@@ -355,16 +355,16 @@ def _did(extension: str, destination: str, description: str, cidnum: str = "", *
 
 
 DIDS: List[Dict[str, Any]] = [
-    _did(MAIN_DID, "timeconditions,2,1", "Main Number"),
+    did_row(MAIN_DID, "timeconditions,2,1", "Main Number"),
     # Same number as the carrier sometimes delivers it (11 digits) - a different route.
-    _did("1" + MAIN_DID, "ivr-1,s,1", "Main Number (11 digit)"),
-    _did("5551230101", "from-did-direct,101,1", "Alice Direct"),
-    _did("5551230102", "ext-local,vmu102,1", "Bob Direct (to voicemail)"),
-    _did("5551230102", "from-did-direct,102,1", "Bob Direct - VIP client", cidnum="5559876543",
+    did_row("1" + MAIN_DID, "ivr-1,s,1", "Main Number (11 digit)"),
+    did_row("5551230101", "from-did-direct,101,1", "Alice Direct"),
+    did_row("5551230102", "ext-local,vmu102,1", "Bob Direct (to voicemail)"),
+    did_row("5551230102", "from-did-direct,102,1", "Bob Direct - VIP client", cidnum="5559876543",
          ringing="CHECKED", grppre="VIP:"),
-    _did("5551230400", "ext-queues,400,1", "Support Line", mohclass="jazz"),
-    _did("_55512302XX", "app-daynight,0,1", "Clinic Lines"),
-    _did("", "from-did-direct,109,1", "Catch-all"),
+    did_row("5551230400", "ext-queues,400,1", "Support Line", mohclass="jazz"),
+    did_row("_55512302XX", "app-daynight,0,1", "Clinic Lines"),
+    did_row("", "from-did-direct,109,1", "Catch-all"),
 ]
 
 TRUNKS: List[Dict[str, Any]] = [
@@ -1017,7 +1017,8 @@ def _pick(r: random.Random, table: Sequence[Tuple[Any, ...]]) -> Tuple[Any, ...]
     return r.choices(table, weights=[row[0] for row in table])[0]
 
 
-def _local_midnight(ts: int) -> int:
+def local_midnight(ts: int) -> int:
+    """Start of the local calendar day holding ``ts`` (CDR calldate is local time)."""
     lt = time.localtime(ts)
     return int(time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1)))
 
@@ -1029,7 +1030,7 @@ def _call_specs(now: int) -> List[Dict[str, Any]]:
     number of rows never depends on `now` - only the dates do.
     """
     rng = random.Random(_CDR_SEED)
-    midnight = _local_midnight(now)
+    midnight = local_midnight(now)
     day_weights = []
     for d in range(7):
         wday = time.localtime(midnight - d * 86400 + 43200).tm_wday
@@ -1255,7 +1256,7 @@ def voicemail_conf() -> str:
     return "\n".join(out) + "\n\n"
 
 
-def _origdate(ts: int) -> str:
+def vm_origdate(ts: int) -> str:
     # app_voicemail: ast_strftime("%a %b %e %r UTC %Y") in UTC; %e is space padded, %r = "%I:%M:%S %p".
     t = time.gmtime(ts)
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -1289,7 +1290,7 @@ def spool_messages(now: Optional[float] = None) -> List[Dict[str, Any]]:
         out.append({"box": box, "context": VM_CONTEXT, "folder": folder, "number": number,
                     "stem": "msg%04d" % number, "msg_id": "%d-%08x" % (origtime, msg_index),
                     "callerid": callerid, "callerchan": chan, "origtime": origtime,
-                    "origdate": _origdate(origtime), "duration": duration, "flag": flag,
+                    "origdate": vm_origdate(origtime), "duration": duration, "flag": flag,
                     "formats": list(formats)})
     return out
 
@@ -1393,7 +1394,7 @@ _STATUS_TEXT = {0: "Idle", 1: "InUse", 2: "Busy", 4: "Unavailable", 8: "Ringing"
 
 def ami_state(now: Optional[float] = None) -> Dict[str, Any]:
     """Seeds for a fake Asterisk consistent with the office (JSON-serialisable), in the state
-    shapes of tests/support/amipeer.py.
+    shapes of tests/support/amipeer/.
 
     Registered: every extension with `registered` (102 has two contacts);
     104 is on a call; 108 is in DND; 106, 111 and 202 are offline. Virtual
