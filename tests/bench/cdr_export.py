@@ -12,7 +12,6 @@ them with a second leg of the same uniqueid that ends later), then prints:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys

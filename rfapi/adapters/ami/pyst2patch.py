@@ -1,7 +1,7 @@
 """pyst2 patched: its ``Manager`` with reader, parser and send path replaced.
 
 pyst2 (``asterisk.manager``) is the client library; on Python 3.11 it has
-defects (see ../shared/reference/ami/AMI.md and the README). Each is worked
+defects (see tests/data/ami/AMI.md and docs/design.md). Each is worked
 around here, in a subclass, or in ``client``/``feed`` (the waits and the
 reconnects), without touching pyst2 itself:
 

@@ -2,7 +2,7 @@
 Interface (AMI) the way Asterisk 20.20.1 (AMI 9.0.0) does.
 
 Every reply and event this peer writes follows the byte-exact captures in
-``shared/reference/ami`` (see AMI.md there): the banner, ``Key: Value\\r\\n``
+``tests/data/ami`` (recorded from a real Asterisk; see AMI.md there): the banner, ``Key: Value\\r\\n``
 lines ended by a blank line, the header *order* of each reply, where ActionID
 is echoed (and that it is left out when the client sent none), event lists
 (``EventList: start`` ... ``<Name>Complete``), the exact error texts and the
