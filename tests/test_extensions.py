@@ -52,7 +52,7 @@ def test_pjsip_with_voicemail_followme_and_every_recording_option(pbx_rw):
         "chanunavail_dest": "", "mohclass": "default"}]
     assert st["devices"] == [{"id": "150", "tech": "pjsip", "dial": "PJSIP/150", "devicetype": "fixed", "user": "150",
                               "description": "Dana <Lee>", "emergency_cid": "15552230150", "hint_override": None}]
-    assert st["sip"] == expected_pjsip_rows("150", "Str0ng-Secret-150x", "Dana (Lee) <150>")
+    assert st["sip"] == expected_pjsip_rows("150", "Str0ng-Secret-150x", "")  # Quick Create: no device callerid
     assert len(st["sip"]) == 54
     assert ("dtmfmode", "rfc4733", 5) in st["sip"] and ("remove_existing", "yes", 22) in st["sip"]
     assert st["findmefollow"] == [{
@@ -161,7 +161,7 @@ def test_chan_sip_rows_and_generated_secret(pbx_rw):
     assert b["message"] == "Created; the generated SIP secret is shown only this once"
     secret = b["data"]["secret"]
     assert re.fullmatch(r"[0-9a-f]{32}", secret)
-    e = dict(office.EXTENSIONS_BY_NUMBER["202"], number="260", secret=secret, sip_callerid="Paging 2 <260>")
+    e = dict(office.EXTENSIONS_BY_NUMBER["202"], number="260", secret=secret, sip_callerid="")
     assert state(pbx_rw, "260")["sip"] == sorted((kw, d, fl) for _, kw, d, fl in office._chansip_rows(e))
     assert len(state(pbx_rw, "260")["sip"]) == 36
     assert ("dtmfmode", "rfc2833", 3) in state(pbx_rw, "260")["sip"]

@@ -397,8 +397,9 @@ def build_plan(p: Dict[str, Any], settings: Dict[str, str], core_version: str) -
         dial = ("PJSIP/" if tech == "pjsip" else "SIP/") + n
         plan.device = {"id": n, "tech": tech, "dial": dial, "devicetype": "fixed", "user": n,
                        "description": raw_name, "emergency_cid": plan.emergencycid}
-        # The GUI form's device callerid "<name> <<ext>>" (regenerated from users.name on reload anyway).
-        callerid = "%s <%s>" % (users_name, n)
+        # Quick Create stores an empty device callerid (processQuickCreate is given none); with
+        # force_callerid=no the endpoint's caller ID comes from users.name at reload.
+        callerid = ""
         if tech == "pjsip":
             plan.sip = pjsip_rows(n, plan.secret, callerid, settings, _major(core_version))
         else:

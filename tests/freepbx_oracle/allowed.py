@@ -1,0 +1,52 @@
+"""Every difference between what FreePBX's own code changes and what rfapi changes that
+the replay tier accepts: one place, each with its reason. Anything not listed fails.
+
+An entry matches one key of one part of the change (``rows:<table>``, ``astdb``,
+``voicemail_conf``, ``spool``, ``kvstore``) by a regular expression on the key, and
+names the value on each side (``ABSENT`` = the side does not change that key; ``ANY``
+= whatever that side wrote). For a row, ``column`` narrows it to one column: the rest
+of the row must still be identical.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+ABSENT = object()
+ANY = object()
+
+
+@dataclass(frozen=True)
+class Allowed:
+    part: str
+    key: str            # regular expression, matched in full
+    freepbx: Any
+    rfapi: Any
+    reason: str
+    column: Optional[str] = None
+
+    def matches(self, part: str, key: str, column: Optional[str] = None) -> bool:
+        return part == self.part and column == self.column and re.fullmatch(self.key, key) is not None
+
+    def accepts(self, fp: Any, rf: Any) -> bool:
+        return _is(self.freepbx, fp) and _is(self.rfapi, rf)
+
+
+def _is(expected: Any, value: Any) -> bool:
+    if expected is ANY:
+        return value is not ABSENT
+    if expected is ABSENT:
+        return value is ABSENT
+    return expected == value
+
+
+ALLOWED = [
+    Allowed("astdb", r"/AMPUSER/\d+/recording/ondemand", "disabled", "enabled",
+            "rfapi's create defaults on-demand recording to enabled, a deliberate choice of its API "
+            "(FreePBX's generateDefaultUserSettings says disabled); a request sending recOndemand gets it"),
+    Allowed("kvstore", r"FreePBX_modules_Voicemail\|vmmapping\|\d+", ANY, ABSENT,
+            "FreePBX mirrors each <ext>@device alias in its kvstore; rfapi writes the [pbxaliases] line "
+            "itself and has no kvstore table in its schema; FreePBX's reload recreates a missing "
+            "vmmapping row for every user with a mailbox"),
+]
