@@ -21,7 +21,8 @@ def test_rfapi_changes_what_freepbx_changes(pbx_rw, path):
     golden = replay.load(path)
     rfapi = replay.run(pbx_rw, golden)
     assert golden["changes"]["rows"], "a golden file with no row changed proves nothing"
-    assert replay.differences(golden["changes"], rfapi) == []
+    diffs = replay.differences(golden["scenario"], golden["changes"], rfapi)
+    assert diffs == [], "rfapi differs from FreePBX:\n" + "\n".join(diffs)
 
 
 def test_an_unlisted_difference_is_reported():
@@ -29,7 +30,7 @@ def test_an_unlisted_difference_is_reported():
               "astdb": {"/AMPUSER/150/recording/ondemand": "disabled", "/CW/150": "ENABLED"}}
     rfapi = {"rows": {"users": {'["150"]': {"name": "B", "voicemail": "default"}}},
              "astdb": {"/AMPUSER/150/recording/ondemand": "enabled"}}
-    assert replay.differences(golden, rfapi) == [
+    assert replay.differences("quickcreate_pjsip_full", golden, rfapi) == [
         "rows:users [\"150\"] .name: FreePBX 'A', rfapi 'B'",
         "astdb /CW/150: FreePBX 'ENABLED', rfapi '<absent>'",
     ]

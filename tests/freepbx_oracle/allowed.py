@@ -5,13 +5,14 @@ An entry matches one key of one part of the change (``rows:<table>``, ``astdb``,
 ``voicemail_conf``, ``spool``, ``kvstore``) by a regular expression on the key, and
 names the value on each side (``ABSENT`` = the side does not change that key; ``ANY``
 = whatever that side wrote). For a row, ``column`` narrows it to one column: the rest
-of the row must still be identical.
+of the row must still be identical. ``scenarios`` limits an entry to the scenarios
+named (empty = every scenario).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 ABSENT = object()
 ANY = object()
@@ -25,9 +26,11 @@ class Allowed:
     rfapi: Any
     reason: str
     column: Optional[str] = None
+    scenarios: Tuple[str, ...] = ()
 
-    def matches(self, part: str, key: str, column: Optional[str] = None) -> bool:
-        return part == self.part and column == self.column and re.fullmatch(self.key, key) is not None
+    def matches(self, scenario: str, part: str, key: str, column: Optional[str] = None) -> bool:
+        return (part == self.part and column == self.column and re.fullmatch(self.key, key) is not None
+                and (not self.scenarios or scenario in self.scenarios))
 
     def accepts(self, fp: Any, rf: Any) -> bool:
         return _is(self.freepbx, fp) and _is(self.rfapi, rf)
@@ -49,4 +52,18 @@ ALLOWED = [
             "FreePBX mirrors each <ext>@device alias in its kvstore; rfapi writes the [pbxaliases] line "
             "itself and has no kvstore table in its schema; FreePBX's reload recreates a missing "
             "vmmapping row for every user with a mailbox"),
+    Allowed("spool", r"default/105(/.*)?", None, ABSENT,
+            "FreePBX's delete always removes the mailbox folder (Voicemail::delUser -> removeMailbox, rm -rf); "
+            "rfapi keeps messages and greetings unless the request says deletevoicemail=yes",
+            scenarios=("delete_keep_mailbox",)),
+    Allowed("astdb", r"/CW/15[56]", "ENABLED", ABSENT,
+            "FreePBX bug not copied: Quick Create ignores ENABLECW (generateDefaultUserSettings hard-codes "
+            "callwaiting=enabled) while the Add Extension form and the setting's own description make it "
+            "the default for new extensions; rfapi honours the box's ENABLECW=0",
+            scenarios=("quickcreate_pjsip_device_world", "quickcreate_chansip_device_world")),
+    Allowed("astdb", r"/DEVICE/154/dial", "/154", "VIRTUAL/154",
+            "FreePBX bug not copied: Quick Create of a virtual extension builds the dial string from the "
+            "virtual driver's empty one ('' + '/' + number); the Add Extension form leaves it empty so "
+            "addDevice makes VIRTUAL/<n>, as on the office's own virtual extensions",
+            scenarios=("quickcreate_virtual_full",)),
 ]

@@ -40,36 +40,39 @@ def run(pbx, golden: Dict[str, Any]) -> Dict[str, Any]:
     apply_settings(pbx, golden["settings"])
     before = state(pbx)
     for method, path, params in golden["rfapi_requests"]:
-        r = pbx.call(method, path, data=params)
+        if method in ("GET", "DELETE"):
+            r = pbx.call(method, path, query_string=params)
+        else:
+            r = pbx.call(method, path, data=params)
         assert 200 <= r.status_code < 300, (method, path, r.status_code, body(r))
     change = changes.diff(before, state(pbx))
     change["kvstore"] = {}
     return change
 
 
-def _row_diffs(table: str, key: str, fp: Any, rf: Any) -> List[str]:
+def _row_diffs(scenario: str, table: str, key: str, fp: Any, rf: Any) -> List[str]:
     part = "rows:" + table
     if isinstance(fp, dict) and isinstance(rf, dict):
         out = []
         for col in sorted(set(fp) | set(rf)):
             a, b = fp.get(col, ABSENT), rf.get(col, ABSENT)
-            if a != b and not _allowed(part, key, a, b, col):
+            if a != b and not _allowed(scenario, part, key, a, b, col):
                 out.append("%s %s .%s: FreePBX %r, rfapi %r" % (part, key, col, _show(a), _show(b)))
         return out
-    if _allowed(part, key, fp, rf):
+    if _allowed(scenario, part, key, fp, rf):
         return []
     return ["%s %s: FreePBX %r, rfapi %r" % (part, key, _show(fp), _show(rf))]
 
 
-def _allowed(part: str, key: str, fp: Any, rf: Any, column=None) -> bool:
-    return any(a.matches(part, key, column) and a.accepts(fp, rf) for a in ALLOWED)
+def _allowed(scenario: str, part: str, key: str, fp: Any, rf: Any, column=None) -> bool:
+    return any(a.matches(scenario, part, key, column) and a.accepts(fp, rf) for a in ALLOWED)
 
 
 def _show(v: Any) -> Any:
     return "<absent>" if v is ABSENT else v
 
 
-def differences(golden: Dict[str, Any], rfapi: Dict[str, Any]) -> List[str]:
+def differences(scenario: str, golden: Dict[str, Any], rfapi: Dict[str, Any]) -> List[str]:
     """Every difference that ALLOWED does not name, one line each (empty = the same change)."""
     out: List[str] = []
     g_rows, r_rows = golden.get("rows", {}), rfapi.get("rows", {})
@@ -78,11 +81,11 @@ def differences(golden: Dict[str, Any], rfapi: Dict[str, Any]) -> List[str]:
         for key in sorted(set(g) | set(r)):
             fp, rf = g.get(key, ABSENT), r.get(key, ABSENT)
             if fp != rf:
-                out += _row_diffs(table, key, fp, rf)
+                out += _row_diffs(scenario, table, key, fp, rf)
     for part in ("astdb", "voicemail_conf", "spool", "kvstore"):
         g, r = golden.get(part, {}), rfapi.get(part, {})
         for key in sorted(set(g) | set(r)):
             fp, rf = g.get(key, ABSENT), r.get(key, ABSENT)
-            if fp != rf and not _allowed(part, key, fp, rf):
+            if fp != rf and not _allowed(scenario, part, key, fp, rf):
                 out.append("%s %s: FreePBX %r, rfapi %r" % (part, key, _show(fp), _show(rf)))
     return out

@@ -51,11 +51,72 @@ def create_pair(n: str, tech: str, exttype: str, **kw):
 _FULL = dict(outboundcid="5552230150", emergency="5552230199", vm=True, vmpwd="4150",
              email="oracle150@bayviewdental.example", fm=True)
 
+
+def delete_ext(n: str) -> List[list]:
+    """The Extensions list's delete (Core ajax 'delete', type extensions): delUser, delDevice, needreload."""
+    return [["core", "delUser", n], ["core", "delDevice", n], ["function", "needreload"]]
+
+
+# Settings a box may have changed from the installer's: device defaults, call waiting, follow-me.
+DEVICE_WORLD = {"ENABLECW": "0", "DEVICE_SIP_DTMF": "info", "DEVICE_SIP_TRUSTRPID": "no",
+                "DEVICE_SIP_SENDRPID": "rpid", "DEVICE_SIP_QUALIFYFREQ": "30", "DEVICE_ALLOW": "ulaw&alaw&g722",
+                "DEVICE_DISALLOW": "all", "DEVICE_CALLGROUP": "1", "DEVICE_PICKUPGROUP": "1&2",
+                "CONCURRENCYLIMITDEFAULT": "7", "CFRINGTIMERDEFAULT": "15", "DEVICE_SIP_NAT": "never",
+                "DEVICE_SIP_CANREINVITE": "nonat", "DEVICE_SIP_ENCRYPTION": "yes", "DEVICE_QUALIFY": "2000"}
+FOLLOWME_WORLD = {"FOLLOWME_TIME": "33", "FOLLOWME_PRERING": "9", "FOLLOWME_RG_STRATEGY": "hunt",
+                  "FOLLOWME_AUTO_CREATE": "1", "FOLLOWME_DISABLED": "0"}
+
 SCENARIOS: List[Scenario] = [
     Scenario("quickcreate_pjsip_full",
              "Quick Create of a PJSIP extension with voicemail (PIN, e-mail), follow-me, outbound and "
              "emergency caller ID",
              *create_pair("150", "pjsip", "pjsip", name="Oracle Pjsip", secret="Oracle-Secret-150", **_FULL)),
+    Scenario("quickcreate_pjsip_bare",
+             "Quick Create of a PJSIP extension with only a name and secret: no voicemail, follow-me or caller IDs",
+             *create_pair("151", "pjsip", "pjsip", name="Oracle Bare", secret="Oracle-Secret-151")),
+    Scenario("quickcreate_pjsip_vm_no_email",
+             "Quick Create of a PJSIP extension with voicemail but no e-mail, and an outbound caller ID only",
+             *create_pair("152", "pjsip", "pjsip", name="Oracle NoMail", secret="Oracle-Secret-152",
+                          outboundcid="5552230152", vm=True, vmpwd="1522")),
+    Scenario("quickcreate_chansip_full",
+             "Quick Create of a chan_sip extension with voicemail, follow-me, outbound and emergency caller ID",
+             *create_pair("153", "sip", "chansip", name="Oracle Chansip", secret="Oracle-Secret-153",
+                          outboundcid="5552230153", emergency="5552230198", vm=True, vmpwd="1533",
+                          email="oracle153@bayviewdental.example", fm=True)),
+    Scenario("quickcreate_virtual_full",
+             "Quick Create of a virtual extension (no device) with voicemail, follow-me and outbound caller ID",
+             *create_pair("154", "virtual", "virtual", name="Oracle Virtual", outboundcid="5552230154", vm=True,
+                          vmpwd="1544", email="oracle154@bayviewdental.example", fm=True)),
+    Scenario("quickcreate_pjsip_device_world",
+             "Quick Create of a PJSIP extension on a box whose device defaults, call waiting, concurrency "
+             "and call-forward ring time differ from the installer's",
+             *create_pair("155", "pjsip", "pjsip", name="Oracle DevWorld", secret="Oracle-Secret-155", fm=True),
+             settings=DEVICE_WORLD),
+    Scenario("quickcreate_chansip_device_world",
+             "Quick Create of a chan_sip extension on the same box with changed device defaults",
+             *create_pair("156", "sip", "chansip", name="Oracle DevWorld SIP", secret="Oracle-Secret-156"),
+             settings=DEVICE_WORLD),
+    Scenario("quickcreate_followme_world",
+             "Quick Create on a box whose follow-me defaults differ (ring time, pre-ring, strategy, "
+             "created for every new extension, enabled): one asking for follow-me, one not",
+             [quick_create("157", "pjsip", name="Oracle FM On", secret="Oracle-Secret-157", fm=True),
+              quick_create("158", "pjsip", name="Oracle FM Off", secret="Oracle-Secret-158")],
+             [("POST", "extension/add", add_params("157", "pjsip", name="Oracle FM On", secret="Oracle-Secret-157",
+                                                   fm=True)),
+              ("POST", "extension/add", add_params("158", "pjsip", name="Oracle FM Off",
+                                                   secret="Oracle-Secret-158"))],
+             settings=FOLLOWME_WORLD),
+    Scenario("delete_with_mailbox",
+             "Delete of office extension 101 (PJSIP, voicemail with messages, follow-me with an external "
+             "number); FreePBX's delete always removes the mailbox folder, rfapi's with deletevoicemail=yes",
+             delete_ext("101"), [("DELETE", "extension/101", {"deletevoicemail": "yes"})]),
+    Scenario("delete_keep_mailbox",
+             "Delete of office extension 105 (voicemail with a pager address and time zone) keeping its "
+             "messages: rfapi's default; FreePBX has no such choice and removes the folder",
+             delete_ext("105"), [("DELETE", "extension/105", {})]),
+    Scenario("delete_chansip_no_voicemail",
+             "Delete of office extension 202 (chan_sip, no voicemail)",
+             delete_ext("202"), [("DELETE", "extension/202", {"deletevoicemail": "yes"})]),
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
