@@ -131,6 +131,7 @@ def test_same_as_office_virtual_with_voicemail(pbx_rw):
     assert body(r)["data"]["secret"] is None  # a virtual extension has none (and none was generated)
     expected = office_state(pbx_rw, "190", "195")
     expected["astdb"]["/AMPUSER/195/novmpw"] = "yes"
+    expected["astdb"]["/CustomPresence/195"] = "available,,"  # Core::addDevice sets it for every tech
     expected["vm"][0] = expected["vm"][0].replace("attach=yes", "attach=no")
     actual = state(pbx_rw, "195")
     assert actual == expected

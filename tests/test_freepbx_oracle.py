@@ -20,7 +20,7 @@ def test_there_are_golden_files_for_the_main_write_paths():
 def test_rfapi_changes_what_freepbx_changes(pbx_rw, path):
     golden = replay.load(path)
     rfapi = replay.run(pbx_rw, golden)
-    assert golden["changes"]["rows"], "a golden file with no row changed proves nothing"
+    assert any(golden["changes"].values()), "a golden file where nothing changed proves nothing"
     diffs = replay.differences(golden["scenario"], golden["changes"], rfapi)
     assert diffs == [], "rfapi differs from FreePBX:\n" + "\n".join(diffs)
 

@@ -73,7 +73,8 @@ class OracleDatabase extends \PDO {
 		throw new \Exception("sql type $type");
 	}
 	public function getOne($sql) { return $this->sql($sql, "getOne"); }
-	public function escapeSimple($s) { return substr($this->quote((string)$s), 1, -1); }
+	// BMO's Database::escapeSimple quotes (PDO::quote); the legacy $db's strips the quotes.
+	public function escapeSimple($s) { return $this->quote((string)$s); }
 }
 
 const DB_FETCHMODE_ORDERED = 1;
@@ -100,7 +101,7 @@ class OracleLegacyDb {
 	}
 	public function getOne($sql, $params = []) { $r = $this->run($sql, $params)->fetch(\PDO::FETCH_NUM); return $r ? $r[0] : null; }
 	public function getCol($sql, $col = 0, $params = []) { return $this->run($sql, $params)->fetchAll(\PDO::FETCH_COLUMN, $col); }
-	public function escapeSimple($s) { return FreePBX::create()->Database->escapeSimple($s); }
+	public function escapeSimple($s) { return substr(FreePBX::create()->Database->quote((string)$s), 1, -1); }
 	public function quoteSmart($s) { return FreePBX::create()->Database->quote($s); }
 }
 
