@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 ABSENT = object()
 ANY = object()
@@ -27,6 +27,7 @@ class Allowed:
     reason: str
     column: Optional[str] = None
     scenarios: Tuple[str, ...] = ()
+    same: Optional[Callable[[Any, Any], bool]] = None  # what must still agree between the two values
 
     def matches(self, scenario: str, part: str, key: str, column: Optional[str] = None) -> bool:
         if (self.column is None) != (column is None):
@@ -37,7 +38,7 @@ class Allowed:
                 and (not self.scenarios or scenario in self.scenarios))
 
     def accepts(self, fp: Any, rf: Any) -> bool:
-        return _is(self.freepbx, fp) and _is(self.rfapi, rf)
+        return _is(self.freepbx, fp) and _is(self.rfapi, rf) and (self.same is None or self.same(fp, rf))
 
 
 def _is(expected: Any, value: Any) -> bool:
@@ -86,6 +87,38 @@ ALLOWED = [
                      r"remotealertmsg|ringing|rvolume|strategy|toolatemsg)", ABSENT, ANY,
             "the rest of the group Findmefollow::add writes (see the findmefollow row above)",
             scenarios=("followme_enable_new",)),
+    # Bulk Handler import (Core/Findmefollow/Voicemail bulkhandlerImport) against POST /extensions/import.
+    Allowed("rows:findmefollow", r'\["16[12]"\]', ANY, ABSENT,
+            "FreePBX bug not copied: Findmefollow::bulkhandlerImport never resets $settings between rows, so "
+            "every row after one with findmefollow_* columns gets that row's follow-me (enabled); rfapi "
+            "creates a group only for the rows that ask for one",
+            scenarios=("bulk_import_extensions",)),
+    Allowed("astdb", r"/AMPUSER/16[12]/followme/(ddial|grplist|grptime)|/CustomDevstate/FOLLOWME16[12]", ANY, ABSENT,
+            "the AstDB side of the leaked follow-me groups above",
+            scenarios=("bulk_import_extensions",)),
+    Allowed("rows:findmefollow", r'\["160"\]', ANY, ANY,
+            "FreePBX bug not copied: the Bulk Handler's follow-me (addSettingRow) creates the same half group "
+            "as addSettingsById (strategy, postdest, ringing, list NULL); rfapi creates Findmefollow::add's",
+            column="strategy|postdest|ringing|pre_ring|dring|grppre|needsconf|rvolume|grplist",
+            scenarios=("bulk_import_extensions",)),
+    Allowed("astdb", r"/AMPUSER/160/followme/(annmsg|changecid|dring|fixedcid|grpconf|grppre|postdest|prering|"
+                     r"remotealertmsg|ringing|rvolume|strategy|toolatemsg)", ABSENT, ANY,
+            "the rest of the group Findmefollow::add writes (see the findmefollow row above)",
+            scenarios=("bulk_import_extensions",)),
+    Allowed("rows:sip", r'\["16[012]", "callerid"\]', ANY, "",
+            "deliberate: rfapi's import creates each new row exactly as POST /extension/add (Quick Create, "
+            "empty device callerid); the Bulk Handler keeps generateDefaultDeviceSettings' 'Name <ext>'; "
+            "with force_callerid=no neither value reaches the endpoint",
+            column="data", scenarios=("bulk_import_extensions",)),
+    Allowed("voicemail_conf", r"default\|16[02]", ANY, ANY,
+            "deliberate: rfapi's import creates the mailbox as POST /extension/add does (Quick Create's "
+            "attach/saycid/envelope/delete=no, or the row's attach/saycid/envelope/vmdelete columns); the Bulk "
+            "Handler writes no options, leaving [general]'s; PIN, name, e-mail and pager must still match",
+            scenarios=("bulk_import_extensions",), same=lambda fp, rf: fp.rsplit(",", 1)[0] == rf.rsplit(",", 1)[0]),
+    Allowed("astdb", r"/AMPUSER/16[02]/vmx/(busy|temp|unavail)/(state|vmxopts/timeout)", ANY, ABSENT,
+            "the Bulk Handler's VmX import (Vmx::vmximport) stores VmX as 'blocked' per mode; rfapi stores "
+            "no VmX keys, which the dialplan reads the same way: VmX off",
+            scenarios=("bulk_import_extensions",)),
     Allowed("rows:admin", r'\["need_reload"\]', ABSENT, ANY,
             "a new follow-me group only rings after the dialplan is regenerated (ext-findmefollow has one "
             "entry per row); FreePBX's addSettingsById leaves that to the next Apply Config without "

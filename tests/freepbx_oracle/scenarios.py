@@ -7,6 +7,7 @@ office (the installer's defaults) in that scenario's world.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Tuple
 
@@ -65,6 +66,17 @@ DEVICE_WORLD = {"ENABLECW": "0", "DEVICE_SIP_DTMF": "info", "DEVICE_SIP_TRUSTRPI
                 "DEVICE_SIP_CANREINVITE": "nonat", "DEVICE_SIP_ENCRYPTION": "yes", "DEVICE_QUALIFY": "2000"}
 FOLLOWME_WORLD = {"FOLLOWME_TIME": "33", "FOLLOWME_PRERING": "9", "FOLLOWME_RG_STRATEGY": "hunt",
                   "FOLLOWME_AUTO_CREATE": "1", "FOLLOWME_DISABLED": "0"}
+
+# Columns are Bulk Handler's names, which rfapi's import also takes.
+BULK_ROWS = [
+    {"extension": "160", "name": "Bulk One", "tech": "pjsip", "secret": "Bulk-Secret-0160",
+     "outboundcid": "5552230160", "voicemail_enable": "yes", "voicemail_vmpwd": "1601",
+     "voicemail_email": "bulk160@bayviewdental.example", "findmefollow_enabled": "yes",
+     "findmefollow_grptime": "25"},
+    {"extension": "161", "name": "Bulk Two", "tech": "pjsip", "secret": "Bulk-Secret-0161"},
+    {"extension": "162", "name": "Bulk Three", "tech": "sip", "secret": "Bulk-Secret-0162",
+     "voicemail_enable": "yes", "voicemail_vmpwd": "1622"},
+]
 
 SCENARIOS: List[Scenario] = [
     Scenario("quickcreate_pjsip_full",
@@ -174,6 +186,13 @@ SCENARIOS: List[Scenario] = [
              "Follow-me turned on for 102, which has no group yet (addSettingsById ddial='' creates it)",
              [["findmefollow", "addSettingsById", "102", {"ddial": ""}]],
              [("POST", "followme/102", {"action": "enable"})]),
+    Scenario("bulk_import_extensions",
+             "Bulk Handler import of three new extensions (Bulkhandler's import hook: Core, Findmefollow, "
+             "Voicemail bulkhandlerImport, replace off, then needreload): PJSIP with voicemail, e-mail, "
+             "outbound CID and follow-me; PJSIP bare; chan_sip with voicemail",
+             [["hooks", "processHooksByClassMethod", "FreePBX\\modules\\Bulkhandler", "import",
+               ["extensions", BULK_ROWS, False]], ["function", "needreload"]],
+             [("POST", "extensions/import", {"rows": json.dumps(BULK_ROWS), "mode": "create"})]),
     Scenario("delete_chansip_no_voicemail",
              "Delete of office extension 202 (chan_sip, no voicemail)",
              delete_ext("202"), [("DELETE", "extension/202", {"deletevoicemail": "yes"})]),

@@ -294,6 +294,11 @@ class OracleUserman {
 	public function getAllUsers() { return []; }
 }
 
+/** SIP Settings: PJSIP owns the SIP port (ASTSIPDRIVER both, the installer's layout). */
+class OracleSipsettings {
+	public function getSipPortOwner() { return 'pjsip'; }
+}
+
 /** The BMO root: FreePBX::create(), $freepbx->Module and FreePBX::Module(). */
 class FreePBX {
 	private static $me = null;
@@ -322,6 +327,7 @@ class FreePBX {
 		case 'writeconfig': $o = new OracleWriteConfig(); break;
 		case 'codecs': $o = new OracleCodecs(); break;
 		case 'userman': $o = new OracleUserman(); break;
+		case 'sipsettings': $o = new OracleSipsettings(); break;
 		default:
 			if (!in_array($key, Oracle::$job['modules'], true)) {
 				throw new \Exception("stand-in: no object $name");
