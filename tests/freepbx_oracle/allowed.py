@@ -49,6 +49,8 @@ def _is(expected: Any, value: Any) -> bool:
     return expected == value
 
 
+EDITS = ("edit_name_cid_secret", "edit_voicemail_off", "edit_voicemail_on", "edit_followme_on")
+
 ALLOWED = [
     Allowed("astdb", r"/AMPUSER/\d+/recording/ondemand", "disabled", "enabled",
             "rfapi's create defaults on-demand recording to enabled, a deliberate choice of its API "
@@ -119,6 +121,21 @@ ALLOWED = [
             "the Bulk Handler's VmX import (Vmx::vmximport) stores VmX as 'blocked' per mode; rfapi stores "
             "no VmX keys, which the dialplan reads the same way: VmX off",
             scenarios=("bulk_import_extensions",)),
+    # The Extensions page's edit against PUT /extension/<n>.
+    Allowed("rows:sip", r'\["\d+", "[a-z0-9_]+"\]', ANY, ANY,
+            "the page's save deletes and re-inserts every sip row of the device, numbering flags in the "
+            "order the form posts its fields (here: the old flag order, the page's own order comes from "
+            "rendering it); flags only order the lines of the generated endpoint; rfapi updates the sent "
+            "rows in place. Keyword and data must still match",
+            column="flags", scenarios=EDITS),
+    Allowed("rows:sip", r'\["\d+", "vmexten"\]', None, ABSENT,
+            "the page's save drops an empty vmexten row (convertRequest2Array skips it); an absent and an "
+            "empty vmexten generate the same endpoint; rfapi leaves rows it was not asked to change",
+            scenarios=EDITS),
+    Allowed("astdb", r"/AMPUSER/\d+/dialopts", "", ABSENT,
+            "the page's save rewrites every user key, an unset dialopts becoming ''; the dialplan reads "
+            "both as no options; rfapi writes only the keys of the sent fields",
+            scenarios=EDITS),
     Allowed("rows:admin", r'\["need_reload"\]', ABSENT, ANY,
             "a new follow-me group only rings after the dialplan is regenerated (ext-findmefollow has one "
             "entry per row); FreePBX's addSettingsById leaves that to the next Apply Config without "

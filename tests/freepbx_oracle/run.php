@@ -6,6 +6,7 @@
  * and the settings that came from the installer defaults.
  */
 require __DIR__ . '/standin.php';
+require __DIR__ . '/pages.php';
 
 Oracle::$job = json_decode(file_get_contents($argv[1]), true);
 Oracle::$astdb = Oracle::$job['astdb'];

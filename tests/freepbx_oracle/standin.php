@@ -237,6 +237,7 @@ class OracleHooks {
 }
 
 class OracleModules {
+	public function deprecatedFunction() {}
 	public function checkStatus($m, $status = null) { return in_array(strtolower($m), Oracle::$job['modules'], true); }
 	public function moduleHasMethod($m, $method) {
 		return $this->checkStatus($m) && method_exists(FreePBX::create()->$m, $method);
