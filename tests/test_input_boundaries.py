@@ -349,7 +349,7 @@ def test_to_json_is_the_json_encoders_text_byte_for_byte():
     import datetime
     import decimal
 
-    from rfapi import http
+    from rfapi import encoding as http
 
     payloads = [
         {"status": 200, "message": "OK", "data": {"method": "GET"}},
