@@ -2,6 +2,7 @@
 ``Authorization: Bearer``; each route needs the scope its route-table entry names."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -55,7 +56,6 @@ def test_created_token_is_shown_once_and_listed_without_its_secret(pbx):
     # On disk: a SHA-256 digest, never the secret.
     db = pbx.root / "state" / "tokens.sqlite"
     rows = sqlite3.connect(str(db)).execute("SELECT id, name, scopes, digest FROM token").fetchall()
-    import hashlib
     assert rows == [(made["id"], "Wallboard (lobby)", "read,events", hashlib.sha256(secret.encode()).hexdigest())]
     assert all(secret.encode() not in p.read_bytes() for p in (pbx.root / "state").iterdir())
 

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from ..adapters.tokenstore import StoreUnavailable, TokenRow, TokenStore
 from ..errors import NotFound, ServiceUnavailable
