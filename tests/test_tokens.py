@@ -55,6 +55,7 @@ def test_created_token_is_shown_once_and_listed_without_its_secret(pbx):
     assert secret not in listed and "digest" not in listed
     # On disk: a SHA-256 digest, never the secret.
     db = pbx.root / "state" / "tokens.sqlite"
+    assert oct(db.stat().st_mode & 0o777) == oct(0o600)
     rows = sqlite3.connect(str(db)).execute("SELECT id, name, scopes, digest FROM token").fetchall()
     assert rows == [(made["id"], "Wallboard (lobby)", "read,events", hashlib.sha256(secret.encode()).hexdigest())]
     assert all(secret.encode() not in p.read_bytes() for p in (pbx.root / "state").iterdir())

@@ -50,8 +50,9 @@ class TokenStore:
         if conn is None:
             try:
                 os.makedirs(self.directory, mode=0o750, exist_ok=True)
+                # Digests only, but nobody else's business: made 0600 when this creates it.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
                 conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-                os.chmod(self.path, 0o600)  # digests only, but nobody else's business
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(_SCHEMA)
             except (OSError, sqlite3.Error) as exc:

@@ -105,7 +105,7 @@ class Tokens:
         return [_public(r) for r in self._call(self.store.rows)]
 
     def revoke(self, token_id: str) -> dict:
-        row = {r.id: r for r in self._call(self.store.rows)}.get(token_id)
+        row = self._call(self.store.lookup, token_id)
         if row is None or not self._call(self.store.remove, token_id):
             raise NotFound("Not Found: no token %s" % token_id[:40])
         return _public(row)
