@@ -346,3 +346,16 @@ def test_openapi_shows_bearer_and_each_operations_scope(pbx):
         assert op["security"] == ([{"basic": []}] if scope is None else [{"basic": []}, {"bearer": []}])
     assert "API token scope: read. With secrets=yes also: secrets." in ops["/api/v1/extensions"]["get"]["description"]
     assert "x-rfapi-scope" not in ops["/api/v1/openapi.json"]["get"]
+
+
+def test_unusable_state_dir_is_503_for_tokens_and_basic_still_works(pbx, caplog):
+    blocker = pbx.root / "not-a-dir"
+    blocker.write_text("a file where the state directory should be")
+    pbx.ini.write_text(re.sub(r"(?m)^state = .*$", "state = %s" % (blocker / "rfapi"), pbx.ini.read_text()))
+    r = pbx.post("tokens", json={"name": "crm", "scopes": ["read"]})
+    assert r.status_code == 503
+    assert body(r)["message"].startswith("Service Unavailable: the token store cannot be used")
+    r = pbx.get("test", auth=False, headers={"Authorization": "Bearer rfapi_0123456789abcdef_" + "A" * 43})
+    assert r.status_code == 503 and str(blocker) not in r.get_data(as_text=True)
+    assert str(blocker) in caplog.text  # the operator learns where
+    assert pbx.get("test").status_code == 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
@@ -32,6 +33,7 @@ _TOKEN = re.compile(r"rfapi_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 # How often (per worker, per token) a use is written back as last_used: a write
 # per request would serialise the workers on the SQLite file.
 TOUCH_EVERY = 60.0
+log = logging.getLogger("rfapi.tokens")
 _DUMMY = hashlib.sha256(b"no such token").hexdigest()
 
 
@@ -89,8 +91,9 @@ class Tokens:
         try:
             return fn(*args)
         except StoreUnavailable as exc:
-            raise ServiceUnavailable("Service Unavailable: the token store cannot be used (%s)"
-                                     % self.store.directory) from exc
+            # The path and the cause go to the log; a client (perhaps not yet authenticated) learns neither.
+            log.error("%s", exc)
+            raise ServiceUnavailable("Service Unavailable: the token store cannot be used") from None
 
     def create(self, name: str, scopes: Sequence[str]) -> dict:
         token_id = secrets.token_hex(8)
