@@ -18,6 +18,7 @@
 #   <AMPWEBROOT>/admin/modules/rfapi/module.xml   when FreePBX is present (Module Admin lists it)
 #   /etc/fail2ban/filter.d/rfapi.conf   when fail2ban is present (the jail is an example)
 #   /var/cache/rfapi                owned by the service user
+#   /var/lib/rfapi                  rfapi's lasting state (API tokens), owned by the service user; kept on upgrade
 set -euo pipefail
 
 usage() {
@@ -391,6 +392,8 @@ fi
 
 C="$(r /var/cache/rfapi)"
 mkdir -p "$C"; chown "$SVC_USER:$SVC_GROUP" "$C"; chmod 0750 "$C"
+S="$(r /var/lib/rfapi)"   # [paths] state: API tokens; never emptied by an upgrade
+mkdir -p "$S"; chown "$SVC_USER:$SVC_GROUP" "$S"; chmod 0750 "$S"
 
 # 7. systemd unit
 render "$(find_template deploy/rfapi.service)" "$TMP/rfapi.service" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Remove rfapi from this PBX (as root): the service, the Apache snippet and
 # white-label vhosts, the FreePBX module descriptor, the fail2ban filter, the
-# cache and /opt/rfapi. The configuration (/etc/rfapi) stays unless --purge.
+# cache and /opt/rfapi. The configuration (/etc/rfapi) and the state (/var/lib/rfapi:
+# API tokens) stay unless --purge.
 #
 #   /opt/rfapi/deploy/uninstall.sh [--purge]       (or deploy/uninstall.sh from a checkout)
 #   deploy/uninstall.sh --white-label NAME          remove only that white-label vhost
@@ -139,9 +140,10 @@ fi
 
 # 6. configuration
 if [ -n "$PURGE" ]; then
-    rm -rf "$(r "$ETC")"
-    say "purged $ETC"
+    rm -rf "$(r "$ETC")" "$(r /var/lib/rfapi)"
+    say "purged $ETC and /var/lib/rfapi"
 else
     [ -d "$(r "$ETC")" ] && say "kept $ETC (remove it with --purge)"
+    [ -d "$(r /var/lib/rfapi)" ] && say "kept /var/lib/rfapi, the API tokens (remove it with --purge)"
 fi
 say "done"

@@ -18,10 +18,12 @@ from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
 from .adapters.db import DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
+from .adapters.tokenstore import TokenStore
 from .auth import AdminCache, FailureTracker, authenticate, make_auth
 from .http import ApiError, BadRequest, error_response, reason, reply, to_json
 from .proxy import BodyLimit, TrustedProxy
 from .runtime import Runtime
+from .services.tokens import Tokens
 
 PREFIX = "/api/v1"
 access_log = logging.getLogger("rfapi.access")
@@ -84,6 +86,7 @@ def create_app(config_path: Optional[str] = None) -> Flask:
     app.extensions["rfapi.auth"] = make_auth()
     app.extensions["rfapi.admin_cache"] = AdminCache(_cache_file(cfg, "ampusers.generation"))
     app.extensions["rfapi.failures"] = FailureTracker(_cache_file(cfg, "auth-failures.sqlite"))
+    app.extensions["rfapi.tokens"] = Tokens(TokenStore(cfg.paths.state))
 
     from . import resources
 

@@ -43,6 +43,8 @@ def record(action: str, result: Any = None, params: Optional[Dict[str, Any]] = N
                          getattr(g, "rfapi_secret_params", ())),
         "result": result,
     }
+    if user is not None and user.kind == "token":  # which token (never its secret)
+        line["token"] = {"id": user.name.split(":", 1)[1], "name": user.token_name}
     text = json.dumps(line, default=str, separators=(",", ":"))
     log.info(text)
     path = runtime().config.paths.audit_log

@@ -33,8 +33,10 @@ log = logging.getLogger("rfapi.auth")
 @dataclass(frozen=True)
 class User:
     name: str
-    kind: str          # "api" or "ampuser"
+    kind: str          # "api", "ampuser" or "token"
     full_access: bool
+    scopes: Optional[frozenset] = None  # a token's scopes; None: Basic credentials, every scope
+    token_name: str = ""                # a token's name (for the audit log)
 
 
 def sha1_hex(password: str) -> str:
@@ -275,13 +277,21 @@ def _printable(text: str) -> str:
     return (text[:64] or "-")
 
 
-def authenticate() -> User:
-    """Run Basic auth for the current request; raise/return the error answers."""
+def authenticate(query_token: bool = False) -> User:
+    """Run Basic or Bearer auth for the current request; raise/return the error answers.
+
+    ``query_token``: the route also takes a token as ``?access_token=`` (only
+    GET /events, for browsers' EventSource, which cannot send headers)."""
     ext = current_app.extensions
     addr = client_address()
     if ext["rfapi.failures"].blocked(addr):
         raise TooManyRequests("Too many failed logins from this address; try again later",
                               headers={"Retry-After": str(int(runtime().config.auth_fail_cooldown))})
+    header = request.headers.get("Authorization")
+    if bearer.presented(header, query_token):
+        user = bearer.authenticate(header)
+        g.rfapi_user = user
+        return user
     auth: HTTPBasicAuth = ext["rfapi.auth"]
     credentials = auth.get_auth()
     user = None
@@ -300,3 +310,6 @@ def authenticate() -> User:
     if not user.full_access:
         raise Forbidden("Forbidden: this admin does not have ALL SECTIONS")
     return user
+
+
+from . import bearer  # noqa: E402 (at the end: bearer uses User, REALM and record_failure from here)

@@ -145,7 +145,7 @@ def run_checks(config_path: Optional[str], report: Report) -> None:
     from .runtime import Runtime
 
     later = ("database", "tables", "cdr", "ami", "fwconsole", "spool", "sounds", "monitor", "voicemail.conf",
-             "cache")
+             "cache", "state")
     try:
         cfg = load(config_path)
     except ConfigError as exc:
@@ -240,6 +240,7 @@ def _checks_with_runtime(cfg, rt, report: Report, DatabaseUnavailable, AmiError)
         test(report, check, path)
 
     _dir_writable_or_creatable(report, "cache", cfg.paths.cache)
+    _dir_writable_or_creatable(report, "state", cfg.paths.state)  # API tokens
 
 
 # -- entry point ---------------------------------------------------------------------

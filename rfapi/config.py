@@ -66,6 +66,7 @@ class PathsConfig:
     voicemail_conf: Optional[str] = None   # None: ASTETCDIR + /voicemail.conf
     monitor: Optional[str] = None          # None: MIXMON_DIR, else ASTSPOOLDIR + /monitor (call recordings)
     cache: str = "/var/cache/rfapi"
+    state: str = "/var/lib/rfapi"          # rfapi's own lasting state (API tokens); kept across upgrades
     audit_log: str = ""                    # empty: audit lines go to the "rfapi.audit" logger only
 
 
@@ -187,7 +188,7 @@ def load(path: Optional[str] = None) -> Config:
         "ami": {"host", "port", "user", "secret", "timeout"},
         "fwconsole": {"path", "timeout"},
         "call": {"allow_feature_codes"},
-        "paths": {"voicemail_spool", "sounds", "voicemail_conf", "monitor", "cache", "audit_log"},
+        "paths": {"voicemail_spool", "sounds", "voicemail_conf", "monitor", "cache", "state", "audit_log"},
         "freepbx": {"conf", "amportal_conf"},
     }
     for section in cp.sections():
@@ -276,5 +277,6 @@ def load(path: Optional[str] = None) -> Config:
     p.voicemail_conf = _text(cp, "paths", "voicemail_conf")
     p.monitor = _text(cp, "paths", "monitor")
     p.cache = _text(cp, "paths", "cache", "/var/cache/rfapi")
+    p.state = _text(cp, "paths", "state", "/var/lib/rfapi")
     p.audit_log = _text(cp, "paths", "audit_log", "")
     return cfg

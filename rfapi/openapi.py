@@ -111,7 +111,7 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
         else:
             op["security"] = []
         paths.setdefault(path, {})[spec.method.lower()] = op
-    return {
+    return token_security({
         "openapi": "3.0.3",
         "info": {"title": "rfapi — FreePBX REST API", "version": __version__,
                  "description": "Every answer is {status, message, data}. Methods a route does not "
@@ -120,4 +120,36 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
         "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
         "security": [{"basic": []}],
         "paths": paths,
-    }
+    }, specs)
+
+
+def token_security(doc: Dict[str, Any], specs: List[RouteSpec]) -> Dict[str, Any]:
+    """Add Bearer (API tokens) beside Basic: the scheme, and on each operation the
+    scope a token needs (``x-rfapi-scope``, also in words in its description)."""
+    from .routing import BASIC_ONLY, PARAM_SCOPES
+
+    doc["components"]["securitySchemes"]["bearer"] = {
+        "type": "http", "scheme": "bearer", "bearerFormat": "rfapi_<id>_<secret>",
+        "description": "An API token (POST /tokens) with scopes: read, write, calls, events, secrets. "
+                       "GET /events also takes it as ?access_token= (browsers' EventSource)."}
+    doc["security"] = [{"basic": []}, {"bearer": []}]
+    for spec in specs:
+        if not spec.auth:
+            continue
+        path = PREFIX + re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", spec.rule)
+        op = doc["paths"][path][spec.method.lower()]
+        if spec.scope == BASIC_ONLY:
+            op["x-rfapi-scope"] = None
+            note = "API tokens cannot use this operation (Basic credentials only)."
+        else:
+            op["x-rfapi-scope"] = spec.scope
+            op["security"] = [{"basic": []}, {"bearer": []}]
+            note = "API token scope: %s." % spec.scope
+            extra = [PARAM_SCOPES[p.name] for p in spec.params if p.name in PARAM_SCOPES]
+            if extra:
+                note += " With %s=yes also: %s." % (
+                    "/".join(p.name for p in spec.params if p.name in PARAM_SCOPES), ", ".join(extra))
+        op["description"] = (op["description"] + "\n\n" + note) if op.get("description") else note
+        if "403" in op["responses"]:
+            op["responses"]["403"]["description"] = "Admin without ALL SECTIONS, or a token without the scope"
+    return doc

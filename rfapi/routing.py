@@ -11,9 +11,19 @@ from flask import Blueprint, Response, g, request
 
 from . import params as P
 from .auth import authenticate
-from .http import BadRequest, reply
+from .http import BadRequest, Forbidden, reply
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# The scope an API token needs for a route (rfapi/services/tokens.py SCOPES):
+# "read" for a GET, "write" for any other method, unless the route says otherwise.
+# BASIC_ONLY: no token at all (managing tokens needs the admin's own credentials).
+BASIC_ONLY = "basic-only"
+# A parameter that, when true, needs one more scope (GET ...?secrets=yes).
+PARAM_SCOPES = {"secrets": "secrets"}
+
+
+def default_scope(method: str) -> str:
+    return "read" if method.upper() == "GET" else "write"
 
 
 @dataclass
@@ -33,6 +43,7 @@ class RouteSpec:
     tag: str = ""
     path_params: Dict[str, str] = field(default_factory=dict)  # name -> description
     envelope: bool = True                        # False: the response is the bare document
+    scope: str = ""                              # a token's scope for this route ("": from the method)
 
 
 class Resource:
@@ -48,14 +59,15 @@ class Resource:
               params: Sequence[P.Param] = (), response: Optional[Dict[str, Any]] = None,
               status: int = 200, errors: Sequence[int] = (), auth: bool = True,
               produces: str = "application/json", path_params: Optional[Dict[str, str]] = None,
-              envelope: bool = True):
+              envelope: bool = True, scope: str = ""):
         """Decorate ``handler(params, **url_args)``; it returns data (wrapped in the
         envelope with ``status``), a (data, message) tuple, or a Response."""
 
         def deco(fn: Callable) -> Callable:
             spec = RouteSpec(rule, method.upper(), fn, summary or (fn.__doc__ or "").strip().split("\n")[0],
                              description or (fn.__doc__ or "").strip(), tuple(params), response, status,
-                             tuple(errors), False, auth, produces, self.name, path_params or {}, envelope)
+                             tuple(errors), False, auth, produces, self.name, path_params or {}, envelope,
+                             scope)
             self._add(spec)
             return fn
 
@@ -67,6 +79,7 @@ class Resource:
                             planned=True, tag=self.name))
 
     def _add(self, spec: RouteSpec) -> None:
+        spec.scope = spec.scope or default_scope(spec.method)
         self.specs.append(spec)
         endpoint = "%s_%s_%s" % (self.name, spec.method.lower(), len(self.specs))
         self.blueprint.add_url_rule(spec.rule, endpoint, _view(spec), methods=[spec.method],
@@ -75,10 +88,15 @@ class Resource:
 
 def _view(spec: RouteSpec) -> Callable:
     secret_names = [p.name for p in spec.params if p.secret]  # what the audit log redacts
+    param_scopes = {p.name: PARAM_SCOPES[p.name] for p in spec.params if p.name in PARAM_SCOPES}
+    query_token = spec.scope == "events"  # EventSource cannot send an Authorization header
 
     def view(**url_args):
+        scopes = None
         if spec.auth:  # before anything else, 501 included: without credentials, nothing is learnt
-            authenticate()
+            scopes = authenticate(query_token).scopes
+            if scopes is not None:
+                _check_scope(spec.scope, scopes)
         if spec.planned:
             return reply(None, 501, "Not Implemented: %s %s is planned" % (spec.method, request.path))
         bad = {k: "must not contain control characters" for k, v in url_args.items()
@@ -86,7 +104,13 @@ def _view(spec: RouteSpec) -> Callable:
         if bad:
             raise BadRequest(bad)
         raw = P.gather()
+        if query_token:
+            raw.pop("access_token", None)
         values = P.validate(spec.params, raw)
+        if scopes is not None:
+            for name, scope in param_scopes.items():
+                if values.get(name):
+                    _check_scope(scope, scopes, "%s=yes" % name)
         gg = g._get_current_object()
         gg.rfapi_params = values
         gg.rfapi_secret_params = secret_names
@@ -100,3 +124,13 @@ def _view(spec: RouteSpec) -> Callable:
 
     view.__name__ = "%s_%s" % (spec.method.lower(), re.sub(r"[^A-Za-z0-9_]", "_", spec.rule))
     return view
+
+
+def _check_scope(needed: str, scopes, what: str = "") -> None:
+    """403 naming the scope a token lacks (Basic credentials have every scope)."""
+    if needed == BASIC_ONLY:
+        raise Forbidden("Forbidden: an API token cannot manage tokens; use Basic credentials",
+                        {"scope": None})
+    if needed not in scopes:
+        raise Forbidden("Forbidden: this token needs the scope '%s'%s" % (needed, " for " + what if what else ""),
+                        {"scope": needed})

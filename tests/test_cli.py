@@ -14,7 +14,7 @@ from tests.support import world
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = ["user", "config", "database", "tables", "cdr", "ami", "fwconsole", "spool", "sounds", "monitor",
-          "voicemail.conf", "cache"]
+          "voicemail.conf", "cache", "state"]
 
 
 def run_cli(*args: str, env_extra=None) -> Tuple[int, str]:
@@ -72,6 +72,7 @@ def test_check_all_ok_on_the_test_world(pbx):
     assert why["monitor"] == "%s is readable" % pbx.monitor
     assert why["voicemail.conf"] == "%s is writable" % pbx.voicemail_conf
     assert why["cache"] == "%s is writable" % pbx.cache
+    assert why["state"] == "%s does not exist; it will be created" % (pbx.root / "state")
     assert_no_secrets(out)
 
 

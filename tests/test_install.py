@@ -29,7 +29,7 @@ INSTALL = REPO / "deploy" / "install.sh"
 UNINSTALL = REPO / "deploy" / "uninstall.sh"
 # What must never appear on the real box while these tests run into a temp root.
 REAL_PATHS = ["/etc/rfapi", "/opt/rfapi", "/etc/systemd/system/rfapi.service", "/etc/apache2/conf-available/rfapi.conf",
-              "/etc/apache2/conf-enabled/rfapi.conf", "/var/cache/rfapi", "/etc/fail2ban/filter.d/rfapi.conf",
+              "/etc/apache2/conf-enabled/rfapi.conf", "/var/cache/rfapi", "/var/lib/rfapi", "/etc/fail2ban/filter.d/rfapi.conf",
               "/usr/local/bin/rfapi"]
 
 
@@ -205,6 +205,9 @@ def test_install_upgrade_uninstall_purge(tmp_path, pbx):
     assert f2b.read_bytes() == (REPO / "deploy" / "fail2ban" / "filter.d" / "rfapi.conf").read_bytes()
     cache = root / "var" / "cache" / "rfapi"
     assert (cache.stat().st_uid, oct(cache.stat().st_mode & 0o777)) == (_uid("nobody"), oct(0o750))
+    state = root / "var" / "lib" / "rfapi"  # [paths] state: the API tokens
+    assert (state.stat().st_uid, oct(state.stat().st_mode & 0o777)) == (_uid("nobody"), oct(0o750))
+    (state / "tokens.sqlite").write_bytes(b"kept across upgrades")
 
     # No systemd under a temp root: nothing started, the manual command printed.
     assert "systemd not used here" in out
@@ -264,6 +267,7 @@ def test_install_upgrade_uninstall_purge(tmp_path, pbx):
     assert not os.path.lexists(root / "usr" / "local" / "bin" / "rfapi")
     assert ini.read_bytes() == ini_before
     assert "kept /etc/rfapi (remove it with --purge)" in out
+    assert (state / "tokens.sqlite").read_bytes() == b"kept across upgrades"
     assert calls(ctl_dir)[-2:] == ["configtest", "graceful"]
     # Twice is fine.
     p = run([UNINSTALL, "--root", root], env)
@@ -273,7 +277,7 @@ def test_install_upgrade_uninstall_purge(tmp_path, pbx):
     # -- 6. purge --------------------------------------------------------------------------------
     p = run([UNINSTALL, "--root", root, "--purge"], env)
     assert p.returncode == 0, out_of(p)
-    assert not etc.exists()
+    assert not etc.exists() and not state.exists()
     assert "purged /etc/rfapi" in out_of(p)
 
     assert real_box_state() == before

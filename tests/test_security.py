@@ -60,7 +60,10 @@ def test_without_credentials_every_route_is_401_and_does_nothing(pbx_rw):
                 continue
             assert r.status_code == 401, (spec.method, path, headers, r.status_code)
             assert body(r) == {"status": 401, "message": "Unauthorized", "data": None}
-            assert r.headers["WWW-Authenticate"] == 'Basic realm="PBX API"'
+            # A refused API token is told so (RFC 6750); anything else gets the Basic challenge.
+            assert r.headers["WWW-Authenticate"] == (
+                'Bearer realm="PBX API", error="invalid_token"'
+                if headers.get("Authorization", "").startswith("Bearer ") else 'Basic realm="PBX API"')
     assert checked > 200
     assert pbx_rw.snapshot() == before
     assert pbx_rw.peer.actions[n:] == []

@@ -22,6 +22,7 @@ MODULES = [
     "cache",
     "extdump",
     "ampusers",
+    "tokens",
     "followme",
     "call",
     "state",

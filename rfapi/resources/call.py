@@ -62,7 +62,7 @@ CALL_SCHEMA = {
                     Param("wait", "boolean", default=False,
                           description="wait for the first leg's outcome (ring time + 5 s, at most 60 s)"),
                 ],
-                response=CALL_SCHEMA, errors=(400, 403, 404, 409, 502, 503, 504))
+                response=CALL_SCHEMA, errors=(400, 403, 404, 409, 502, 503, 504), scope="calls")
 def post_call(params):
     try:
         return call.click_to_call(params["ext"], params["secret"], params["dest"], params["autoanswer"],

@@ -63,7 +63,7 @@ EVENT_DOC = (
                               description="comma-separated extension numbers: only events about them "
                                           "(events about no extension, e.g. a DID write, are left out)")],
                 response={"type": "string", "description": "text/event-stream"}, produces="text/event-stream",
-                errors=(503,))
+                errors=(503,), scope="events")
 def get_events(params):
     cfg = runtime().config
     types: FrozenSet[str] = params.get("types") or frozenset(svc.TYPES)

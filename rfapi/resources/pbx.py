@@ -34,7 +34,7 @@ def post_needreload(params):
 
 
 @resource.route("/pbx/framework/reload", "GET", summary="Apply Config: fwconsole reload --json",
-                response=RELOAD_SCHEMA, errors=(409, 500, 503, 504))
+                response=RELOAD_SCHEMA, errors=(409, 500, 503, 504), scope="write")
 def reload_freepbx(params):
     try:
         result = framework.reload_freepbx()
@@ -48,7 +48,7 @@ def reload_freepbx(params):
 
 
 @resource.route("/pbx/asterisk/reload", "GET", summary="Asterisk core reload over AMI",
-                response={"type": "object"}, errors=(502, 503, 504))
+                response={"type": "object"}, errors=(502, 503, 504), scope="write")
 def reload_asterisk(params):
     result = framework.reload_asterisk()
     audit.record("asterisk-reload", result)

@@ -265,6 +265,7 @@ def render_ini(db, peer, fw, spool, sounds, vmconf, cache, tmp, monitor=None) ->
         "voicemail_conf = %s" % vmconf,
     ] + (["monitor = %s" % monitor] if monitor else []) + [
         "cache = %s" % cache,
+        "state = %s" % (tmp / "state"),
         "audit_log = %s" % (tmp / "audit.log"),
         "[freepbx]",
         "conf = %s" % (tmp / "etc" / "freepbx.conf"),
