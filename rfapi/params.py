@@ -194,8 +194,10 @@ def _plain(val: str, max_length: int) -> None:
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def gather() -> Dict[str, Any]:
-    """All parameters of the current request, by name (lists where repeated)."""
+def gather(array_param: str = "") -> Dict[str, Any]:
+    """All parameters of the current request, by name (lists where repeated).
+    ``array_param``: a bare JSON array body is this parameter's value (a route
+    whose body is a list of items, e.g. POST /extensions/import's rows)."""
     req = request._get_current_object()
     if not req.query_string and req.method not in _BODY_METHODS:
         return {}  # the polls (GET /test, /state, ...): nothing to gather
@@ -218,8 +220,11 @@ def gather() -> Dict[str, Any]:
             if body is None:
                 if request.get_data(cache=True):
                     raise BadRequest({"body": "is not valid JSON"})
+            elif isinstance(body, list) and array_param:
+                add(array_param, body)
             elif not isinstance(body, dict):
-                raise BadRequest({"body": "must be a JSON object"})
+                raise BadRequest({"body": "must be a JSON object" + (
+                    " or array" if array_param else "")})
             else:
                 for key, val in body.items():
                     add(key, val if isinstance(val, list) else [val])

@@ -33,6 +33,7 @@ class RouteSpec:
     tag: str = ""
     path_params: Dict[str, str] = field(default_factory=dict)  # name -> description
     envelope: bool = True                        # False: the response is the bare document
+    array_body: str = ""                         # a bare JSON array body is this parameter
 
 
 class Resource:
@@ -48,14 +49,15 @@ class Resource:
               params: Sequence[P.Param] = (), response: Optional[Dict[str, Any]] = None,
               status: int = 200, errors: Sequence[int] = (), auth: bool = True,
               produces: str = "application/json", path_params: Optional[Dict[str, str]] = None,
-              envelope: bool = True):
+              envelope: bool = True, array_body: str = ""):
         """Decorate ``handler(params, **url_args)``; it returns data (wrapped in the
         envelope with ``status``), a (data, message) tuple, or a Response."""
 
         def deco(fn: Callable) -> Callable:
             spec = RouteSpec(rule, method.upper(), fn, summary or (fn.__doc__ or "").strip().split("\n")[0],
                              description or (fn.__doc__ or "").strip(), tuple(params), response, status,
-                             tuple(errors), False, auth, produces, self.name, path_params or {}, envelope)
+                             tuple(errors), False, auth, produces, self.name, path_params or {}, envelope,
+                             array_body)
             self._add(spec)
             return fn
 
@@ -85,7 +87,7 @@ def _view(spec: RouteSpec) -> Callable:
                if isinstance(v, str) and P.has_control(v)}
         if bad:
             raise BadRequest(bad)
-        raw = P.gather()
+        raw = P.gather(spec.array_body)
         values = P.validate(spec.params, raw)
         gg = g._get_current_object()
         gg.rfapi_params = values
