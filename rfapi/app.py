@@ -76,7 +76,8 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         raise
 
     app = RfapiFlask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    # The largest body any route takes; BodyLimit (below) applies each route's own cap first.
+    app.config["MAX_CONTENT_LENGTH"] = max(cfg.max_body_bytes, cfg.max_import_bytes)
     app.config["JSON_SORT_KEYS"] = False
     app.url_map.strict_slashes = False
     rt = Runtime(cfg)
@@ -91,7 +92,8 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         app.register_blueprint(res.blueprint, url_prefix=PREFIX)
 
     _install_handlers(app)
-    app.wsgi_app = TrustedProxy(RequestLimits(BodyLimit(app.wsgi_app, cfg.max_body_bytes)),
+    app.wsgi_app = TrustedProxy(RequestLimits(BodyLimit(app.wsgi_app, cfg.max_body_bytes, {
+        PREFIX + "/extensions/import": max(cfg.max_body_bytes, cfg.max_import_bytes)})),
                                 hops=cfg.trusted_proxies, trusted=cfg.trusted_proxy_networks)
     return app
 
