@@ -276,6 +276,9 @@ def _install_handlers(app: Flask) -> None:
         req = request._get_current_object()
         rid = getattr(gg, "rfapi_request_id", None) or request_id()
         resp.headers["X-Request-Id"] = rid
+        # Downloads (recordings, voicemail, CSV) are sent as their declared type, never sniffed
+        # into a page a browser would render.
+        resp.headers["X-Content-Type-Options"] = "nosniff"
         user = getattr(gg, "rfapi_user", None)
         t0 = getattr(gg, "rfapi_t0", None)
         # The JSON line written as text (half the cost of encoding a dict); every value a

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from flask import Response, request
+from werkzeug.datastructures import Range
 from werkzeug.http import parse_range_header
 
 from ..http import NotFound, reply
@@ -173,6 +174,8 @@ def get_recording(params, uniqueid):
         if raw is not None:
             rng = parse_range_header(raw)
             if rng is not None and rng.units == "bytes" and len(rng.ranges) == 1:
+                if rng.ranges[0][0] < 0 and -rng.ranges[0][0] > size > 0:
+                    rng = Range("bytes", [(-size, None)])  # a suffix longer than the file is all of it
                 span = rng.range_for_length(size)
                 if span is None:
                     fh.close()
