@@ -131,6 +131,9 @@ class Param:
         if isinstance(raw, list):
             if len(raw) != 1:
                 raise ValueError("given more than once")
+            if k != "json":
+                # a JSON array where one value belongs (repeated form fields arrive as several)
+                raise ValueError("must be a single value, not an array")
             raw = raw[0]
         if k == "boolean":
             return truthy(raw)
@@ -148,7 +151,10 @@ class Param:
                 return json.loads(raw)
             except ValueError:
                 raise ValueError("must be valid JSON") from None
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)) \
+                or (k not in ("integer", "number") and not isinstance(raw, str)):
+            # JSON numbers, booleans, objects where text belongs: refused, not turned into text
+            # ("0123" as a number loses its zero, 1e3 becomes "1000.0").
             raise ValueError("must be a %s" % ("number" if k in ("integer", "number") else "string"))
         if k == "integer":
             text = str(raw).strip()
@@ -221,19 +227,19 @@ def gather(array_param: str = "") -> Dict[str, Any]:
                 if request.get_data(cache=True):
                     raise BadRequest({"body": "is not valid JSON"})
             elif isinstance(body, list) and array_param:
-                add(array_param, body)
+                add(array_param, [body])
             elif not isinstance(body, dict):
                 raise BadRequest({"body": "must be a JSON object" + (
                     " or array" if array_param else "")})
             else:
                 for key, val in body.items():
-                    add(key, val if isinstance(val, list) else [val])
+                    add(key, [val])  # a JSON array stays one value (a list), not a repeated field
         else:
             for key in request.form:
                 add(key, request.form.getlist(key))
             for key in request.files:
                 add(key, request.files.getlist(key))
-    return {k: (v[0] if len(v) == 1 and not isinstance(v[0], list) else v) for k, v in found.items()}
+    return {k: (v[0] if len(v) == 1 else v) for k, v in found.items()}
 
 
 def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:

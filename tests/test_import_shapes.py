@@ -193,3 +193,15 @@ def test_a_neutralised_cell_written_by_hand_imports_as_its_value(pbx_rw):
                     content_type="multipart/form-data")
     assert _report(r) == [("110", "update", {}, ["displayname"])]
     assert state(pbx_rw, "110")["devices"][0]["description"] == "=Board"
+
+
+def test_numbers_in_json_rows_are_cells_but_arrays_and_objects_are_refused(pbx_rw):
+    r = pbx_rw.post("extensions/import?dry_run=yes", json=[{"extension": 150, "exttype": "pjsip", "voicemail": 1,
+                                                            "voicemailpassword": 2580, "ringtimer": 9}])
+    assert _report(r) == [("150", "create", {}, None)]
+    before = pbx_rw.snapshot()
+    r = pbx_rw.post("extensions/import", json=[{"extension": "101", "displayname": ["x"], "email": {"a": 1}}])
+    assert r.status_code == 400
+    assert body(r)["data"]["report"][0]["errors"] == {"displayname": "must be a single value, not an array",
+                                                      "email": "must be a string"}
+    assert pbx_rw.snapshot() == before

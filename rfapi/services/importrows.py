@@ -204,6 +204,8 @@ def canonical(rows: List[Dict[str, Any]], field: str, settings: Dict[str, str]) 
         given: Dict[str, str] = {}
         for name, v in r.items():
             f = CANONICAL[name]
+            if isinstance(v, int) and not isinstance(v, bool):
+                v = str(v)  # a row is a spreadsheet line: 150 and "150" are the same cell
             if name == "exttype":
                 kind = str(v).strip().lower() if isinstance(v, str) else None
                 if kind not in EXTTYPES:
