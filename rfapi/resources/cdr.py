@@ -150,7 +150,7 @@ def _safe_filename(path: str) -> str:
 
 
 @resource.route(
-    "/cdr/<uniqueid>/recording", "GET", produces="audio/*", errors=(404, 416, 503),
+    "/cdr/<uniqueid>/recording", "GET", produces="audio/*, application/octet-stream", errors=(404, 416, 503),
     summary="Download the call recording of a CDR", path_params=REC_PATH,
     description=(
         "The file named in cdr.recordingfile, from FreePBX's monitor folder ([paths] monitor; default "
