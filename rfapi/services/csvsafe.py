@@ -23,9 +23,15 @@ _NEEDS_PREFIX = re.compile(r"^'*[=+\-@\t\r]")
 _PREFIXED = re.compile(r"^'+[=+\-@\t\r]")
 
 
+_FIRST = frozenset(TRIGGERS + "'")
+
+
 def cell(value: str) -> str:
     """The CSV cell for ``value``: prefixed with ' when a spreadsheet would run it."""
-    return "'" + value if _NEEDS_PREFIX.match(value) else value
+    # First-character test before the pattern: a CDR export runs this for every cell.
+    if value and value[0] in _FIRST and _NEEDS_PREFIX.match(value):
+        return "'" + value
+    return value
 
 
 def uncell(text: str) -> str:
