@@ -78,7 +78,8 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         raise
 
     app = RfapiFlask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    # The largest body any route takes; BodyLimit (below) applies each route's own cap first.
+    app.config["MAX_CONTENT_LENGTH"] = max(cfg.max_body_bytes, cfg.max_import_bytes)
     app.config["JSON_SORT_KEYS"] = False
     app.url_map.strict_slashes = False
     rt = Runtime(cfg)
@@ -94,7 +95,8 @@ def create_app(config_path: Optional[str] = None) -> Flask:
         app.register_blueprint(res.blueprint, url_prefix=PREFIX)
 
     _install_handlers(app)
-    app.wsgi_app = TrustedProxy(RequestLimits(BodyLimit(app.wsgi_app, cfg.max_body_bytes)),
+    app.wsgi_app = TrustedProxy(RequestLimits(BodyLimit(app.wsgi_app, cfg.max_body_bytes, {
+        PREFIX + "/extensions/import": max(cfg.max_body_bytes, cfg.max_import_bytes)})),
                                 hops=cfg.trusted_proxies, trusted=cfg.trusted_proxy_networks)
     return app
 
@@ -277,6 +279,9 @@ def _install_handlers(app: Flask) -> None:
         req = request._get_current_object()
         rid = getattr(gg, "rfapi_request_id", None) or request_id()
         resp.headers["X-Request-Id"] = rid
+        # Downloads (recordings, voicemail, CSV) are sent as their declared type, never sniffed
+        # into a page a browser would render.
+        resp.headers["X-Content-Type-Options"] = "nosniff"
         user = getattr(gg, "rfapi_user", None)
         t0 = getattr(gg, "rfapi_t0", None)
         # The JSON line written as text (half the cost of encoding a dict); every value a

@@ -80,6 +80,7 @@ class Config:
     trusted_proxies: int = 1
     trusted_proxy_networks: tuple = ("127.0.0.0/8", "::1/128")
     max_body_bytes: int = 1024 * 1024
+    max_import_bytes: int = 8 * 1024 * 1024  # POST /extensions/import: 5,000 full rows are ~1.3 MB
     auth_fail_limit: int = 10
     auth_fail_window: float = 60.0
     auth_fail_cooldown: float = 300.0
@@ -180,7 +181,7 @@ def load(path: Optional[str] = None) -> Config:
 
     known = {
         "api": {"user", "password", "auth_cache_seconds", "cache_ttl", "trusted_proxies", "trusted_proxy_networks",
-                "max_body_bytes",
+                "max_body_bytes", "max_import_bytes",
                 "auth_fail_limit", "auth_fail_window", "auth_fail_cooldown", "events_heartbeat",
                 "events_max_seconds"},
         "database": {"host", "port", "user", "password", "name", "cdr_name", "socket", "connect_timeout",
@@ -219,6 +220,7 @@ def load(path: Optional[str] = None) -> Config:
             parsed.append(item)
         cfg.trusted_proxy_networks = tuple(parsed)
     cfg.max_body_bytes = _number(cp, path, "api", "max_body_bytes", int, 1024 * 1024, 1024)
+    cfg.max_import_bytes = _number(cp, path, "api", "max_import_bytes", int, 8 * 1024 * 1024, 1024)
     cfg.auth_fail_limit = _number(cp, path, "api", "auth_fail_limit", int, 10, 1)
     cfg.auth_fail_window = _number(cp, path, "api", "auth_fail_window", float, 60.0, 1)
     cfg.auth_fail_cooldown = _number(cp, path, "api", "auth_fail_cooldown", float, 300.0, 1)

@@ -35,6 +35,13 @@ def _response(status: int, data_schema=None, description=None) -> Dict[str, Any]
             "content": {"application/json": {"schema": envelope(status, data_schema)}}}
 
 
+def _file_schema(content_type: str) -> Dict[str, Any]:
+    """A download's schema: text for text/* (CSV, event streams), else bytes."""
+    if content_type.startswith("text/"):
+        return {"type": "string"}
+    return {"type": "string", "format": "binary"}
+
+
 def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
     """The OpenAPI 3 document of these routes (every route: ``resources.all_specs()``)."""
     paths: Dict[str, Dict[str, Any]] = {}
@@ -70,12 +77,16 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                                                "additionalProperties": False}
                 if required:
                     body_schema["required"] = required
-                op["requestBody"] = {"required": bool(required), "content": {
-                    "application/json": {"schema": body_schema},
-                    "application/x-www-form-urlencoded": {"schema": body_schema},
-                }}
-                if any(p.kind == "file" for p in spec.params):
-                    op["requestBody"]["content"]["multipart/form-data"] = {"schema": body_schema}
+                # One content type per operation (generated clients, e.g. openapi-python-client,
+                # cannot build a body offered in several): JSON, or multipart where a file is
+                # uploaded. The server reads the same fields form-encoded too (a query string,
+                # application/x-www-form-urlencoded, multipart), as the description says.
+                ctype = "multipart/form-data" if any(p.kind == "file" for p in spec.params) else "application/json"
+                op["requestBody"] = {"required": bool(required), "content": {ctype: {"schema": body_schema}},
+                                     "description": "Also accepted: the same fields form-encoded "
+                                                    "(application/x-www-form-urlencoded or multipart/form-data)"
+                                                    + (" or as a JSON object" if ctype != "application/json"
+                                                       else "") + ", or in the query string."}
             if not spec.envelope:
                 responses[str(spec.status)] = {"description": reason(spec.status), "content": {
                     "application/json": {"schema": spec.response or {"type": "object"}}}}
@@ -84,14 +95,13 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                 # same data as a file of another type
                 resp = _response(spec.status, spec.response)
                 for ct in spec.produces.split(",")[1:]:
-                    resp["content"][ct.strip()] = {"schema": {"type": "string", "format": "binary"}}
+                    resp["content"][ct.strip()] = {"schema": _file_schema(ct.strip())}
                 responses[str(spec.status)] = resp
             elif spec.produces != "application/json":
                 # "a, b": a download in one of several types (e.g. format=csv|json)
-                binary = {"type": "string", "format": "binary"}
                 responses[str(spec.status)] = {"description": "The file", "content": {
                     ct.strip(): {"schema": (spec.response or {"type": "object"})
-                                 if ct.strip() == "application/json" else binary}
+                                 if ct.strip() == "application/json" else _file_schema(ct.strip())}
                     for ct in spec.produces.split(",")}}
             else:
                 responses[str(spec.status)] = _response(spec.status, spec.response)

@@ -131,6 +131,9 @@ class Param:
         if isinstance(raw, list):
             if len(raw) != 1:
                 raise ValueError("given more than once")
+            if k != "json":
+                # a JSON array where one value belongs (repeated form fields arrive as several)
+                raise ValueError("must be a single value, not an array")
             raw = raw[0]
         if k == "boolean":
             return truthy(raw)
@@ -148,7 +151,10 @@ class Param:
                 return json.loads(raw)
             except ValueError:
                 raise ValueError("must be valid JSON") from None
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)) \
+                or (k not in ("integer", "number") and not isinstance(raw, str)):
+            # JSON numbers, booleans, objects where text belongs: refused, not turned into text
+            # ("0123" as a number loses its zero, 1e3 becomes "1000.0").
             raise ValueError("must be a %s" % ("number" if k in ("integer", "number") else "string"))
         if k == "integer":
             text = str(raw).strip()
@@ -194,8 +200,10 @@ def _plain(val: str, max_length: int) -> None:
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def gather() -> Dict[str, Any]:
-    """All parameters of the current request, by name (lists where repeated)."""
+def gather(array_param: str = "") -> Dict[str, Any]:
+    """All parameters of the current request, by name (lists where repeated).
+    ``array_param``: a bare JSON array body is this parameter's value (a route
+    whose body is a list of items, e.g. POST /extensions/import's rows)."""
     req = request._get_current_object()
     if not req.query_string and req.method not in _BODY_METHODS:
         return {}  # the polls (GET /test, /state, ...): nothing to gather
@@ -218,17 +226,20 @@ def gather() -> Dict[str, Any]:
             if body is None:
                 if request.get_data(cache=True):
                     raise BadRequest({"body": "is not valid JSON"})
+            elif isinstance(body, list) and array_param:
+                add(array_param, [body])
             elif not isinstance(body, dict):
-                raise BadRequest({"body": "must be a JSON object"})
+                raise BadRequest({"body": "must be a JSON object" + (
+                    " or array" if array_param else "")})
             else:
                 for key, val in body.items():
-                    add(key, val if isinstance(val, list) else [val])
+                    add(key, [val])  # a JSON array stays one value (a list), not a repeated field
         else:
             for key in request.form:
                 add(key, request.form.getlist(key))
             for key in request.files:
                 add(key, request.files.getlist(key))
-    return {k: (v[0] if len(v) == 1 and not isinstance(v[0], list) else v) for k, v in found.items()}
+    return {k: (v[0] if len(v) == 1 else v) for k, v in found.items()}
 
 
 def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:

@@ -44,6 +44,7 @@ class RouteSpec:
     path_params: Dict[str, str] = field(default_factory=dict)  # name -> description
     envelope: bool = True                        # False: the response is the bare document
     scope: str = ""                              # a token's scope for this route ("": from the method)
+    array_body: str = ""                         # a bare JSON array body is this parameter
 
 
 class Resource:
@@ -59,7 +60,7 @@ class Resource:
               params: Sequence[P.Param] = (), response: Optional[Dict[str, Any]] = None,
               status: int = 200, errors: Sequence[int] = (), auth: bool = True,
               produces: str = "application/json", path_params: Optional[Dict[str, str]] = None,
-              envelope: bool = True, scope: str = ""):
+              envelope: bool = True, scope: str = "", array_body: str = ""):
         """Decorate ``handler(params, **url_args)``; it returns data (wrapped in the
         envelope with ``status``), a (data, message) tuple, or a Response."""
 
@@ -67,7 +68,7 @@ class Resource:
             spec = RouteSpec(rule, method.upper(), fn, summary or (fn.__doc__ or "").strip().split("\n")[0],
                              description or (fn.__doc__ or "").strip(), tuple(params), response, status,
                              tuple(errors), False, auth, produces, self.name, path_params or {}, envelope,
-                             scope)
+                             scope, array_body)
             self._add(spec)
             return fn
 
@@ -103,7 +104,7 @@ def _view(spec: RouteSpec) -> Callable:
                if isinstance(v, str) and P.has_control(v)}
         if bad:
             raise BadRequest(bad)
-        raw = P.gather()
+        raw = P.gather(spec.array_body)
         if query_token:
             raw.pop("access_token", None)
         values = P.validate(spec.params, raw)

@@ -17,6 +17,7 @@ import textwrap
 import pytest
 
 from rfapi.services import cdr as svc
+from rfapi.services import csvsafe
 from tests.support import dbworld, office, world
 from tests.support.world import body
 
@@ -27,13 +28,14 @@ FREEPBX_HEADER = ("calldate,clid,src,dst,dcontext,channel,dstchannel,lastapp,las
 
 
 def as_csv_row(r):
-    """A JSON row as FreePBX's export writes it: text values, calldate as stored."""
+    """A JSON row as FreePBX's export writes it (text values, calldate as stored), cells a
+    spreadsheet would run neutralised with a leading quote."""
     out = []
     for c in FREEPBX_HEADER:
         v = r[c]
         if c == "calldate":
             v = v[:10] + " " + v[11:19]
-        out.append(str(v))
+        out.append(csvsafe.cell(str(v)))
     return out
 
 
@@ -87,6 +89,24 @@ def test_quotes_commas_and_non_ascii_survive(pbx_rw):
     _, _, parsed = get_csv(pbx_rw, limit=1)
     row = dict(zip(parsed[0], parsed[1]))
     assert row["clid"] == odd["clid"] and row["lastdata"] == odd["lastdata"] and row["cnam"] == "Zoë\nline2"
+
+
+def test_formulas_and_plus_numbers_are_neutralised(pbx_rw):
+    odd = {c: "" for c in office.CDR_COLUMNS}
+    odd.update(calldate=dt.datetime.fromtimestamp(NOW - 20), clid='=HYPERLINK("http://evil.example/","y")',
+               src="+15551234567", dst="101", lastdata="-1", uniqueid="%d.8" % (NOW - 20), disposition="ANSWERED",
+               duration=3, billsec=2, amaflags=3, sequence=1, cnam="@SUM(A1)", cnum="\tx")
+    cols = ", ".join(odd)
+    pbx_rw.sql("INSERT INTO cdr (%s) VALUES (%s)" % (cols, ", ".join(["%s"] * len(odd))), list(odd.values()),
+               which="cdr")
+    _, text, parsed = get_csv(pbx_rw, limit=1)
+    row = dict(zip(parsed[0], parsed[1]))
+    assert (row["clid"], row["src"], row["lastdata"], row["cnam"], row["cnum"]) == (
+        '\'=HYPERLINK("http://evil.example/","y")', "'+15551234567", "'-1", "'@SUM(A1)", "'\tx")
+    assert row["dst"] == "101" and row["disposition"] == "ANSWERED"
+    assert csvsafe.uncell(row["src"]) == "+15551234567"  # the value is there, as text
+    for cells in parsed:
+        assert not any(c[:1] in csvsafe.TRIGGERS for c in cells if c), cells
 
 
 def test_paging_with_x_next_cursor_walks_every_row_once(pbx, monkeypatch):

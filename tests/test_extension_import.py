@@ -263,7 +263,8 @@ def test_mode_create_refuses_existing(pbx_rw):
 
 
 @pytest.mark.parametrize("payload,errors", [
-    ({}, {"file": "send a CSV file (multipart field file), or rows (a JSON array of objects)"}),
+    ({}, {"file": "send a CSV file (multipart field file), or rows (a JSON array of objects, bare or as "
+                "{\"rows\": [...]})"}),
     ({"rows": "[1, 2]"}, {"rows": "must be a JSON array of objects"}),
     ({"rows": "[]"}, {"rows": "has no rows"}),
     ({"rows": json.dumps([{"extension": "160", "voicemial": "yes"}])},

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from flask import Response, request
+from werkzeug.datastructures import Range
 from werkzeug.http import parse_range_header
 
 from ..http import NotFound, reply
@@ -149,7 +150,7 @@ def _safe_filename(path: str) -> str:
 
 
 @resource.route(
-    "/cdr/<uniqueid>/recording", "GET", produces="audio/*", errors=(404, 416, 503),
+    "/cdr/<uniqueid>/recording", "GET", produces="audio/*, application/octet-stream", errors=(404, 416, 503),
     summary="Download the call recording of a CDR", path_params=REC_PATH,
     description=(
         "The file named in cdr.recordingfile, from FreePBX's monitor folder ([paths] monitor; default "
@@ -173,6 +174,8 @@ def get_recording(params, uniqueid):
         if raw is not None:
             rng = parse_range_header(raw)
             if rng is not None and rng.units == "bytes" and len(rng.ranges) == 1:
+                if rng.ranges[0][0] < 0 and -rng.ranges[0][0] > size > 0:
+                    rng = Range("bytes", [(-size, None)])  # a suffix longer than the file is all of it
                 span = rng.range_for_length(size)
                 if span is None:
                     fh.close()

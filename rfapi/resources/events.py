@@ -7,6 +7,7 @@ from typing import FrozenSet, Optional
 
 from flask import Response, request
 
+from ..errors import BadRequest
 from ..params import Param
 from ..routing import Resource
 from ..runtime import runtime
@@ -19,6 +20,7 @@ resource = Resource("events", "Server-Sent Events: state, presence, registration
 # (its thread is then free again); heartbeats keep a healthy idle stream writing.
 SEND_TIMEOUT = 30.0
 _EXT = re.compile(r"[0-9*#+]{1,20}")
+_LAST_ID = re.compile(r"[\x20-\x7e]{0,100}")
 
 
 def _types(value: str) -> FrozenSet[str]:
@@ -69,8 +71,11 @@ def get_events(params):
     types: FrozenSet[str] = params.get("types") or frozenset(svc.TYPES)
     exts: Optional[FrozenSet[str]] = params.get("extension")
     last_id = request.headers.get("Last-Event-ID")
-    if last_id is not None and (len(last_id) > 100 or not last_id.isprintable()):
-        last_id = "?"  # unknown: the stream starts with a resync
+    if last_id is not None and not _LAST_ID.fullmatch(last_id):
+        # Ids this server sends are short printable ASCII; anything else was not one of them.
+        # (A well-formed id this worker does not know gets a resync, not an error.)
+        raise BadRequest({"Last-Event-ID": "must be an event id from this stream (at most 100 printable "
+                                           "ASCII characters)"})
     if request.method == "HEAD":  # headers only: a stream nobody reads would hold its thread forever
         return _headers(Response(b"", mimetype="text/event-stream"))
     h = svc.hub()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..params import Param
 from ..routing import Resource
-from ..services import extcache, extimport
+from ..services import extcache, extimport, importrows
 from ..services import extensions as svc
 
 resource = Resource("extensions", "Extensions (users, devices) and the extensions cache listing")
@@ -194,7 +194,9 @@ def get_extension(params, extension):
 
 
 @resource.route("/extensions/export", "GET", summary="Every extension with every writable field (CSV or JSON)",
-                description="One row per extension with every field PUT /extension/<ext> accepts. CSV columns "
+                description="One row per extension with every field PUT /extension/<ext> accepts. CSV cells that "
+                            "begin with = + - @ TAB or CR get a ' in front (a spreadsheet shows them as text "
+                            "instead of running them; POST /extensions/import takes it off again). CSV columns "
                             "follow FreePBX's Bulk Handler where it has a name for the field (name, emergency_cid, "
                             "voicemail_enable, voicemail_vmpwd, voicemail_email, findmefollow_enabled, "
                             "findmefollow_grptime, callwaiting_enable, recording_in_internal, ...). The file is "
@@ -213,15 +215,20 @@ def export_extensions(params):
 
 
 @resource.route("/extensions/import", "POST", summary="Create or update many extensions at once (all or nothing)",
-                description="Rows from a CSV file (multipart field file; columns as GET /extensions/export) or a "
-                            "JSON array (rows, or a .json file). A row creates the extension if it does not exist "
-                            "(as POST /extension/add; tech pjsip|sip|virtual, default the PBX's SIP driver) or "
-                            "updates it (as PUT /extension/<ext>: empty cells leave a field alone). Every row is "
-                            "validated first (number clashes, duplicates in the file, bad fields): any bad row -> "
-                            "400 with the per-row report and nothing written. Then one change for all rows, undone "
-                            "as a whole if a step fails. need-reload once, one audit line.",
+                description="Rows as a bare JSON array body, as {\"rows\": [...]}, as a CSV file (multipart "
+                            "field file; columns as GET /extensions/export) or a JSON array file: all read the "
+                            "same. A row creates the extension if it does not exist (as POST /extension/add; tech "
+                            "pjsip|sip|virtual, default the PBX's SIP driver) or updates it (as PUT "
+                            "/extension/<ext>: empty cells leave a field alone). " + importrows.describe() +
+                            " The same field under two names with different values is refused (400 naming both). "
+                            "CSV cells starting with ' followed by = + - @ TAB or CR lose that one quote (the "
+                            "export's spreadsheet neutralisation). Every row is validated first (number clashes, "
+                            "duplicates in the file, bad fields): any bad row -> 400 with the per-row report and "
+                            "nothing written. Then one change for all rows, undone as a whole if a step fails. "
+                            "need-reload once, one audit line.",
                 params=[Param("file", kind="file", secret=True, description="CSV (or JSON array) of rows"),
-                        Param("rows", kind="json", secret=True, description="JSON array of row objects"),
+                        Param("rows", kind="json", secret=True,
+                              description="JSON array of row objects (or send the array itself as the body)"),
                         Param("dry_run", kind="boolean", default=False,
                               description="validate every row against the PBX and answer the report; change "
                                           "nothing"),
@@ -235,6 +242,6 @@ def export_extensions(params):
                         "action": {"type": "string", "nullable": True, "enum": ["create", "update", "unchanged"]},
                         "errors": {"type": "object"}, "changed": {"type": "array", "items": {"type": "string"}},
                         "secret": {"type": "string", "description": "generated SIP secret, shown this once"}}}}}},
-                errors=(400, 409, 502, 503, 504))
+                errors=(400, 409, 502, 503, 504), array_body="rows")
 def import_extensions(params):
     return extimport.run(params, ADD_PARAMS, UPDATE_PARAMS)

@@ -43,7 +43,7 @@ def list_recordings(params):
 
 
 @resource.route(
-    "/recordings/<name>", "GET", produces="audio/*", errors=(404, 503),
+    "/recordings/<name>", "GET", produces="audio/*, application/octet-stream", errors=(404, 503),
     summary="Download the sound file of a system recording",
     path_params={"name": "The recording's displayname, exactly"},
     description=(

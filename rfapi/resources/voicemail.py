@@ -63,7 +63,7 @@ def get_messages(params, ext):
                               pattern_help="must be a format name such as wav, WAV, wav49 or gsm",
                               description="wav, WAV (wav49), gsm, ...; default: the first present of "
                                           "wav, WAV, mp3, ogg, gsm, ...")],
-                produces="audio/*", errors=(400, 404, 503), path_params=PATHS)
+                produces="audio/*, application/octet-stream", errors=(400, 404, 503), path_params=PATHS)
 def get_audio(params, ext, message):
     data, ctype, name = voicemail.audio(ext, message, params["format"])
     resp = Response(data, status=200, mimetype=ctype)

@@ -26,7 +26,7 @@ from ..dao import cdr as dao
 from ..dao.cdr import COLUMNS  # noqa: F401 (the record's fields, for the route's schema)
 from ..errors import BadRequest
 from ..runtime import runtime
-from . import callrecordings, cdrsettings
+from . import callrecordings, cdrsettings, csvsafe
 
 MAX_LIMIT = 100000          # rows of one JSON page (and of one sync page)
 MAX_CSV_LIMIT = 10000000    # rows of one CSV export (streamed in batches of CSV_BATCH)
@@ -189,7 +189,8 @@ def iter_rows(db, q: "dao.Query", cursor: Optional[Cursor], stop: Optional[Curso
 
 
 def csv_lines(rows, monitor: Optional[str], batch: int = 1000):
-    """CSV text (RFC 4180: CRLF, quotes doubled), the header line first, in chunks."""
+    """CSV text (RFC 4180: CRLF, quotes doubled), the header line first, in chunks; cells
+    starting with = + - @ TAB CR get a ' in front (services/csvsafe.py)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     with_recordings = monitor is not None  # the stream runs after the request context is gone
@@ -202,6 +203,8 @@ def csv_lines(rows, monitor: Optional[str], batch: int = 1000):
         for r in pending:
             vals = [r[c] for c in CSV_COLUMNS]
             vals[0] = dao.db_second(r["calldate"])  # as stored, like FreePBX's export
+            # caller names and numbers come from outside callers: no cell a spreadsheet would run
+            vals = [v if v is None else csvsafe.cell(str(v)) for v in vals]
             if with_recordings:
                 vals.append(1 if r["recording"] else 0)
             w.writerow(vals)

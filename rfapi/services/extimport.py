@@ -1,7 +1,8 @@
 """Bulk export and import of extensions (GET /extensions/export, POST /extensions/import).
 
 Export: every extension with every field PUT /extension accepts (from the
-extensions cache; secrets only with secrets=yes, read live and audited).
+extensions cache; secrets only with secrets=yes, read live and audited). CSV
+cells a spreadsheet would run as a formula are neutralised (services/csvsafe.py).
 
 Import: each row creates the extension if it does not exist (FreePBX's Quick
 Create writes, as POST /extension/add) or updates it (as PUT /extension: empty
@@ -10,6 +11,7 @@ before anything is written; then everything is written as one change: every
 number locked, one transaction for all SQL, one voicemail.conf rewrite, the
 AstDB keys with their previous values remembered — and all of it undone if any
 step fails. need-reload is set once, the cache invalidated once, one audit line.
+The rows, their shapes and field-name aliases: services/importrows.py.
 """
 from __future__ import annotations
 
@@ -25,27 +27,12 @@ from ..dao import extensions as dao
 from ..dao import framework as fw_dao
 from ..errors import ApiError, BadRequest
 from ..runtime import runtime
-from . import catalog, extcache, vmconf
+from . import catalog, csvsafe, extcache, importrows, vmconf
 from . import extensions as ext
 
-# PUT name -> CSV column: FreePBX Bulk Handler's header where it has one for the field.
-CSV_NAMES = (
-    ("extension", "extension"), ("tech", "tech"), ("displayname", "name"), ("secret", "secret"),
-    ("outboundcid", "outboundcid"), ("emergencycid", "emergency_cid"), ("voicemail", "voicemail_enable"),
-    ("voicemailpassword", "voicemail_vmpwd"), ("email", "voicemail_email"), ("attach", "attach"),
-    ("saycid", "saycid"), ("envelope", "envelope"), ("vmdelete", "vmdelete"), ("followme", "findmefollow_enabled"),
-    ("followmegrptime", "findmefollow_grptime"), ("ringtimer", "ringtimer"), ("callwaiting", "callwaiting_enable"),
-    ("max_contacts", "max_contacts"), ("dtmfmode", "dtmfmode"), ("noanswer_dest", "noanswer_dest"),
-    ("busy_dest", "busy_dest"), ("chanunavail_dest", "chanunavail_dest"),
-    ("recInternalIn", "recording_in_internal"), ("recInternalOut", "recording_out_internal"),
-    ("recExternalIn", "recording_in_external"), ("recExternalOut", "recording_out_external"),
-    ("recOndemand", "recording_ondemand"), ("recPriority", "recording_priority"),
-)
-FIELDS = tuple(f for f, _ in CSV_NAMES)
-FROM_COLUMN = dict([(c, f) for f, c in CSV_NAMES] + [(f, f) for f in FIELDS])
+FIELDS = importrows.FIELDS
 EXTTYPE_OF_TECH = {"pjsip": "pjsip", "sip": "chansip", "chansip": "chansip", "virtual": "virtual"}
 VM_OPTION_FIELDS = tuple(p for p, _ in ext.VM_OPTIONS)
-MAX_ROWS = 5000
 # Above this many rows the AstDB families are read whole, once, instead of a few
 # DBGetTree per row: Asterisk answers a DBGetTree with a scan of its whole astdb
 # table (key || '/' LIKE prefix), so per-row trees would cost rows x table size.
@@ -93,9 +80,9 @@ def export(fmt: str, secrets: bool) -> Tuple[str, bytes]:
         return "application/json", json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow([c for _f, c in CSV_NAMES])
+    w.writerow(importrows.CSV_COLUMNS)
     for r in rows:
-        w.writerow([_cell(r[f]) for f in FIELDS])
+        w.writerow([csvsafe.cell(_cell(r[f])) for f in FIELDS])
     return "text/csv; charset=utf-8", out.getvalue().encode("utf-8")
 
 
@@ -105,69 +92,6 @@ def _cell(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     return str(v)
-
-
-# ---------------------------------------------------------------------------
-# Reading the rows
-# ---------------------------------------------------------------------------
-
-def read_rows(p: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Rows from a CSV (or JSON array) upload ``file`` or the JSON array ``rows``,
-    with CSV column names mapped to PUT names; empty cells dropped (left alone)."""
-    if p.get("file") is not None and p.get("rows") is not None:
-        raise BadRequest({"rows": "send either file or rows, not both"})
-    if p.get("file") is not None:
-        f = p["file"]
-        raw = f.read() if hasattr(f, "read") else f
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise BadRequest({"file": "must be UTF-8 text (CSV or a JSON array)"}) from None
-        if text.lstrip().startswith("["):
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise BadRequest({"file": "is not valid JSON"}) from None
-            return _json_rows(data, "file")
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise BadRequest({"file": "is empty: the first line must name the columns"})
-        unknown = [c for c in reader.fieldnames if (c or "").strip() not in FROM_COLUMN]
-        if unknown:
-            raise BadRequest({"file": "unknown column(s): %s" % ", ".join(repr(c) for c in unknown[:10])})
-        rows = []
-        for rec in reader:
-            if None in rec:
-                raise BadRequest({"file": "line %d has more cells than the header" % reader.line_num})
-            rows.append({FROM_COLUMN[k.strip()]: v for k, v in rec.items() if v is not None and v.strip() != ""})
-        return _limit(rows, "file")
-    if p.get("rows") is not None:
-        return _json_rows(p["rows"], "rows")
-    raise BadRequest({"file": "send a CSV file (multipart field file), or rows (a JSON array of objects)"})
-
-
-def _json_rows(data: Any, field: str) -> List[Dict[str, Any]]:
-    if isinstance(data, dict):
-        data = [data]  # a one-row array in a JSON body arrives unwrapped
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise BadRequest({field: "must be a JSON array of objects"})
-    rows = []
-    for i, r in enumerate(data, start=1):
-        unknown = [k for k in r if k not in FROM_COLUMN]
-        if unknown:
-            raise BadRequest({field: "row %d: unknown field(s): %s" % (i, ", ".join(sorted(map(str, unknown))[:10]))})
-        rows.append({FROM_COLUMN[k]: v for k, v in r.items() if v is not None and v != ""})
-    return _limit(rows, field)
-
-
-def _limit(rows: List[Dict[str, Any]], field: str) -> List[Dict[str, Any]]:
-    if not rows:
-        raise BadRequest({field: "has no rows"})
-    if len(rows) > MAX_ROWS:
-        raise BadRequest({field: "has %d rows; at most %d per import" % (len(rows), MAX_ROWS)})
-    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -275,12 +199,13 @@ def _plan_update(row: Row, update_params, settings, vm_text: str, current, db) -
 # ---------------------------------------------------------------------------
 
 def run(p: Dict[str, Any], add_params, update_params) -> Tuple[Dict[str, Any], str]:
-    rows = [Row(i, r) for i, r in enumerate(read_rows(p), start=1)]
+    sent, field = importrows.read(p)
     dry_run = bool(p.get("dry_run"))
     only_create = p.get("mode") == "create"
     rt = runtime()
     db, ami = rt.db, rt.ami
     settings = dao.settings(db)
+    rows = [Row(i, r) for i, r in enumerate(importrows.canonical(sent, field, settings), start=1)]
     core_version = dao.core_version(db)
     seen: Dict[str, int] = {}
     for row in rows:
