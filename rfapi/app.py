@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_mod
 from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
-from .adapters.db import DatabaseTimeout, DatabaseUnavailable
+from .adapters.db import DatabaseBusy, DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
 from .auth import AdminCache, FailureTracker, authenticate, make_auth
@@ -255,8 +255,13 @@ _ACCESS_LINE = ('{"time":"%s","request_id":"%s","client":%s,"user":%s,"method":%
 
 
 def _install_handlers(app: Flask) -> None:
+    db = app.extensions["rfapi"].db
+
     @app.before_request
     def _start():
+        # One pooled connection per database for the whole request (named locks and
+        # transactions need the same one), given back by _release below.
+        db.hold()
         gg = g._get_current_object()
         gg.rfapi_request_id = request_id()
         gg.rfapi_t0 = time.monotonic()
@@ -284,6 +289,12 @@ def _install_handlers(app: Flask) -> None:
                                 "%.2f" % ((time.monotonic() - t0) * 1000) if t0 else "null"))
         return resp
 
+    @app.teardown_request
+    def _release(exc):
+        # Runs once the view has returned, also for a streamed answer (/events, a CSV
+        # export): a thread that goes on streaming holds no database connection.
+        db.release()
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return exc.response()
@@ -305,6 +316,9 @@ def _install_handlers(app: Flask) -> None:
     @app.errorhandler(DatabaseUnavailable)
     def _db_down(exc):
         error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        if isinstance(exc, DatabaseBusy):
+            return reply(None, 503, "Service Unavailable: every database connection of this worker is busy; "
+                                    "try again", {"Retry-After": "1"})
         if isinstance(exc, DatabaseTimeout):
             return reply(None, 504, "Gateway Timeout: the database did not answer in time")
         return reply(None, 503, "Service Unavailable: the PBX database is unreachable")

@@ -1,0 +1,194 @@
+"""The MariaDB adapter's connection pool: a bounded number of connections per process
+whatever the number of threads, one connection for the whole of a request, a short
+wait and then DatabaseBusy (503 with Retry-After) when every connection is busy."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import MySQLdb
+import pytest
+
+from rfapi.adapters.db import Database, DatabaseBusy
+from tests.support import dbworld
+
+
+def make_db(world, size, wait=5.0):
+    a = dbworld.server_args()
+    return Database(a["host"], a["port"], a["user"], a.get("passwd", ""), world.config_db,
+                    cdr_name=world.cdr_db, connect_timeout=2, read_timeout=5, pool_size=size, pool_wait=wait)
+
+
+def server_connections(world) -> int:
+    """Connections MariaDB holds open on this world's two databases (what the PBX sees)."""
+    conn = MySQLdb.connect(**dbworld.server_args())
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB IN (%s, %s)",
+                    (world.config_db, world.cdr_db))
+        return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_many_threads_share_a_bounded_number_of_connections(office_db):
+    db = make_db(office_db, size=3)
+    most = [0]
+    ids = set()
+    lock = threading.Lock()
+    errors = []
+
+    def request():
+        try:
+            db.hold()
+            for _ in range(3):
+                row = db.query_one("SELECT CONNECTION_ID() AS id, SLEEP(0.02) AS s")
+                with lock:
+                    ids.add(row["id"])
+            db.query("SELECT 1", which="cdr")
+            n = server_connections(office_db)
+            with lock:
+                most[0] = max(most[0], n)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            db.release()
+
+    threads = [threading.Thread(target=request) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # 30 threads, at most 3 connections to each of the two databases, ever.
+    assert db.connects <= 6 and len(ids) <= 3
+    assert most[0] <= 6
+    assert db.pool.stats()["open"] == {"config": len(ids), "cdr": db.connects - len(ids)}
+    db.close()
+    assert server_connections(office_db) == 0
+
+
+def test_a_request_keeps_one_connection_until_release(office_db):
+    db = make_db(office_db, size=2)
+    db.hold()
+    # A session-level thing (a named lock) survives between statements of one request.
+    assert db.query_one("SELECT GET_LOCK('rfapi.pooltest', 1) AS got")["got"] == 1
+    first = db.query_one("SELECT CONNECTION_ID() AS id")["id"]
+    with db.transaction() as tx:
+        assert tx.query_one("SELECT CONNECTION_ID() AS id")["id"] == first
+    assert db.query_one("SELECT IS_USED_LOCK('rfapi.pooltest') AS owner")["owner"] == first
+    db.query_one("SELECT RELEASE_LOCK('rfapi.pooltest') AS r")
+    db.release()
+    assert db.pool.stats()["idle"]["config"] == 1
+    # Another thread now gets that same connection: nothing is parked with a thread.
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(db.query_one("SELECT CONNECTION_ID() AS id")["id"]))
+    t.start()
+    t.join()
+    assert seen == [first] and db.connects == 1
+    db.close()
+
+
+def test_without_hold_a_thread_gives_its_connection_back_after_each_statement(office_db):
+    db = make_db(office_db, size=1, wait=0.2)
+    db.query("SELECT 1")
+    seen = []
+    # Pool of one: a second thread would get DatabaseBusy if the first still held it.
+    t = threading.Thread(target=lambda: seen.append(db.query_one("SELECT 2 AS v")["v"]))
+    t.start()
+    t.join()
+    assert seen == [2]
+    db.close()
+
+
+def test_exhausted_pool_waits_briefly_then_refuses(office_db):
+    db = make_db(office_db, size=1, wait=0.3)
+    held = threading.Event()
+    done = threading.Event()
+
+    def holder():
+        db.hold()
+        db.query("SELECT 1")
+        held.set()
+        done.wait(10)
+        db.release()
+
+    t = threading.Thread(target=holder)
+    t.start()
+    assert held.wait(10)
+    t0 = time.monotonic()
+    with pytest.raises(DatabaseBusy):
+        db.query("SELECT 1")
+    waited = time.monotonic() - t0
+    assert 0.25 <= waited < 3
+    assert db.pool.stats()["exhausted"] == 1
+    # Freed: the next statement gets the connection the holder gave back.
+    done.set()
+    t.join()
+    assert db.query_one("SELECT 3 AS v") == {"v": 3}
+    assert db.connects == 1
+    db.close()
+
+
+def test_a_request_waiting_for_a_connection_gets_it_when_one_is_freed(office_db):
+    db = make_db(office_db, size=1, wait=5)
+    db.hold()
+    db.query("SELECT 1")
+    got = []
+    t = threading.Thread(target=lambda: got.append(db.query_one("SELECT 4 AS v")["v"]))
+    t.start()
+    time.sleep(0.3)
+    assert got == []  # waiting, not refused
+    db.release()
+    t.join(5)
+    assert got == [4]
+    db.close()
+
+
+def test_both_databases_never_deadlock_each_other(office_db):
+    """Pool of one: a request holding config then cdr, and another holding cdr then config."""
+    db = make_db(office_db, size=1, wait=5)
+    errors = []
+
+    def request(order):
+        try:
+            for _ in range(20):
+                db.hold()
+                for which in order:
+                    db.query("SELECT 1", which=which)
+                db.release()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    ts = [threading.Thread(target=request, args=(o,)) for o in (("config", "cdr"), ("cdr", "config"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert errors == [] and not any(t.is_alive() for t in ts)
+    assert db.connects == 2
+    db.close()
+
+
+def test_api_answers_503_with_retry_after_when_every_connection_is_busy(pbx):
+    rt = pbx.app.extensions["rfapi"]
+    rt.config.auth_cache_seconds = 0
+    pool = rt.db.pool
+    pool.wait = 0.2
+    # Take every slot of the app's pool, as long requests would.
+    taken = []
+    for _ in range(pool.size):
+        assert pool._slots.acquire(timeout=1)
+        taken.append(1)
+    try:
+        r = pbx.get("dids")
+        assert r.status_code == 503
+        assert r.headers["Retry-After"] == "1"
+        assert json.loads(r.get_data(as_text=True)) == {
+            "status": 503, "data": None,
+            "message": "Service Unavailable: every database connection of this worker is busy; try again"}
+    finally:
+        for _ in taken:
+            pool._slots.release()
+    assert pbx.get("dids").status_code == 200
