@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from typing import FrozenSet, Optional
 
 from flask import Response, request
@@ -11,6 +12,7 @@ from ..params import Param
 from ..routing import Resource
 from ..runtime import runtime
 from ..services import events as svc
+from ..services import eventslots
 
 resource = Resource("events", "Server-Sent Events: state, presence, registrations, calls, voicemail, "
                               "rfapi's own writes")
@@ -75,7 +77,7 @@ def get_events(params):
         return _headers(Response(b"", mimetype="text/event-stream"))
     h = svc.hub()
     h.open()  # 503 when this worker already serves its maximum of streams
-    sock = request.environ.get("gunicorn.socket")
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     if not isinstance(sock, socket.socket):
         sock = None
     if sock is not None:
@@ -84,11 +86,18 @@ def get_events(params):
         except OSError:
             sock = None
     done = []
+    gone = threading.Event()
+
+    def client_left() -> None:  # the watch thread saw the client close the connection
+        gone.set()
+        h.wake()
 
     def close() -> None:  # from the generator's end or the server's close(), whichever comes first
         if done:
             return
         done.append(1)
+        if sock is not None:
+            eventslots.watch().unwatch(sock)
         h.leave()
         if sock is not None:
             try:
@@ -96,7 +105,9 @@ def get_events(params):
             except OSError:
                 pass
 
-    body = svc.stream(h, types, exts, last_id, cfg.events_heartbeat, cfg.events_max_seconds, close)
+    if sock is not None:
+        eventslots.watch().watch(sock, client_left)
+    body = svc.stream(h, types, exts, last_id, cfg.events_heartbeat, cfg.events_max_seconds, close, gone)
     resp = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     resp.call_on_close(close)
     return _headers(resp)

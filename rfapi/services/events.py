@@ -43,7 +43,7 @@ from flask import current_app
 from ..adapters import files
 from ..adapters.ami import EventFeed, Message
 from ..http import ServiceUnavailable
-from . import livestate
+from . import eventslots, livestate
 
 log = logging.getLogger("rfapi.events")
 
@@ -65,11 +65,17 @@ _DEVICE = re.compile(r"^(?:PJSIP|SIP|IAX2)/([0-9]{2,10})(?:-[0-9a-f]+)?$")
 
 
 def max_streams() -> int:
-    """Streams one process serves at most (deploy/gunicorn.conf.py adds as many threads)."""
-    try:
-        return max(1, int(os.environ.get("RFAPI_EVENT_STREAMS", "") or 128))
-    except ValueError:
-        return 128
+    """Streams the whole box serves at most, over every worker: RFAPI_EVENT_CAPACITY
+    (deploy/gunicorn.conf.py sets it to workers x RFAPI_EVENT_STREAMS and gives every
+    worker's thread pool room for that many), else RFAPI_EVENT_STREAMS (one process)."""
+    for name in ("RFAPI_EVENT_CAPACITY", "RFAPI_EVENT_STREAMS"):
+        try:
+            raw = os.environ.get(name, "")
+            if raw:
+                return max(1, int(raw))
+        except ValueError:
+            continue
+    return 128
 
 
 def utc(t: float) -> str:
@@ -402,6 +408,7 @@ class Hub:
         self._last: Dict[Tuple[str, str], Any] = {}
         self._feed_gen = 0
         self.journal = Journal(cache_dir)
+        self.slots = eventslots.BoxSlots(cache_dir, self.origin)
         self._journal_thread: Optional[threading.Thread] = None
         self.feed: EventFeed = ami.subscribe(livestate.FEED, AMI_EVENTS, self._on_ami, self._on_connect,
                                              mask=AMI_MASK)
@@ -492,10 +499,10 @@ class Hub:
 
     # -- subscribing (request threads) --------------------------------------------------
     def open(self) -> None:
+        if not self.slots.claim(max_streams()):
+            raise ServiceUnavailable("Too many event streams on this PBX (%d); try again later" % max_streams(),
+                                     headers={"Retry-After": "2"})
         with self._cond:
-            if self._subscribers >= max_streams():
-                raise ServiceUnavailable("Too many event streams on this worker (%d); try again later"
-                                         % max_streams())
             self._subscribers += 1
             if self._journal_thread is None or not self._journal_thread.is_alive():
                 self._journal_thread = threading.Thread(target=self._journal_loop, name="rfapi-events-journal",
@@ -506,6 +513,12 @@ class Hub:
     def leave(self) -> None:
         with self._cond:
             self._subscribers -= 1
+        self.slots.release()
+
+    def wake(self) -> None:
+        """Wake every waiting subscriber (one of them has to notice its client left)."""
+        with self._cond:
+            self._cond.notify_all()
 
     @property
     def subscribers(self) -> int:
@@ -590,8 +603,10 @@ def hub() -> Hub:
 
 
 def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_id: Optional[str],
-           heartbeat: float, max_seconds: float, on_close: Callable[[], None]) -> Iterator[bytes]:
-    """The SSE body of one subscriber (``h.open()`` was called; ``on_close`` runs at the end)."""
+           heartbeat: float, max_seconds: float, on_close: Callable[[], None],
+           gone: Optional[threading.Event] = None) -> Iterator[bytes]:
+    """The SSE body of one subscriber (``h.open()`` was called; ``on_close`` runs at the end;
+    ``gone`` is set when the client closed the connection: the stream ends at once)."""
     try:
         cursor, resync = h.start(last_id)
         # The first bytes go out at once: headers flushed, the client knows it is connected.
@@ -609,6 +624,8 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
             if max_seconds:
                 wait = min(wait, max_seconds - (now - started))
             events, cursor, dropped = h.wait(cursor, max(0.0, wait))
+            if gone is not None and gone.is_set():
+                return
             h.feed.touch()
             if dropped:
                 yield h.control("dropped", dropped)
