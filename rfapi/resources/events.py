@@ -49,12 +49,14 @@ EVENT_DOC = (
     "roundtrip_usec / address; **calls** (Newchannel, DialBegin, DialEnd, BridgeEnter, Hangup) call "
     "(start, ring, answer, end), linkedid, caller, caller_name, callee, did, direction (inbound, outbound, "
     "internal), ringing/answered_by, cause on end; **voicemail** (MessageWaiting) extension, mailbox, waiting, "
-    "new, old; **config** (rfapi's own writes, from every worker) what (extension, did, admin, needreload, "
-    "reload), action (created, updated, deleted, changed, done, failed) and the key. Control events, whatever "
+    "new, old; **config** (rfapi's own writes, from every worker) what (extension, did, admin, followme, "
+    "needreload, reload), action (created, updated, deleted, imported, changed, done, failed) and the key; a "
+    "write that sets need-reload is followed by a needreload event (docs/events.md). Control events, whatever "
     "the filter: **resync** (Last-Event-ID unknown or too old, or AMI reconnected: re-read /state) and "
     "**dropped** (the client fell 5,000 events behind; the stream ends). A comment line is sent every "
     "heartbeat (15 s). Reconnect with `Last-Event-ID`: missed events are replayed from a buffer of 10,000 "
-    "events / 10 minutes of this worker, else one resync.")
+    "events / 10 minutes of this worker, else one resync. The PBX serves workers x RFAPI_EVENT_STREAMS "
+    "streams (256 by default) whichever worker each lands on; beyond that 503 with Retry-After.")
 
 
 @resource.route("/events", "GET", summary="Server-Sent Events stream of PBX changes",

@@ -491,6 +491,8 @@ class Hub:
                 last = cur
                 for rec in reader.read():
                     exts = [rec["extension"]] if isinstance(rec.get("extension"), str) else []
+                    if isinstance(rec.get("extensions"), list):  # an import names every extension
+                        exts += [e for e in rec["extensions"] if isinstance(e, str)]
                     self.publish("config", rec, exts)
         except Exception:
             log.exception("events journal reader stopped")
