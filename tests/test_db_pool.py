@@ -11,7 +11,8 @@ import MySQLdb
 import pytest
 
 from rfapi.adapters.db import Database, DatabaseBusy
-from tests.support import dbworld
+from tests.support import dbworld, office
+from tests.support.world import basic
 
 
 def make_db(world, size, wait=5.0):
@@ -192,3 +193,48 @@ def test_api_answers_503_with_retry_after_when_every_connection_is_busy(pbx):
         for _ in taken:
             pool._slots.release()
     assert pbx.get("dids").status_code == 200
+
+
+def test_pool_settings_come_from_the_config_file(tmp_path):
+    from rfapi import config as config_mod
+
+    ini = tmp_path / "rfapi.ini"
+    ini.write_text("[api]\npassword = x\n[database]\npool_size = 3\npool_wait = 0.5\n")
+    cfg = config_mod.load(str(ini))
+    assert (cfg.database.pool_size, cfg.database.pool_wait) == (3, 0.5)
+    ini.write_text("[api]\npassword = x\n")
+    cfg = config_mod.load(str(ini))
+    assert (cfg.database.pool_size, cfg.database.pool_wait) == (6, 5.0)
+    ini.write_text("[api]\npassword = x\n[database]\npool_size = 0\n")
+    with pytest.raises(config_mod.ConfigError) as err:
+        config_mod.load(str(ini))
+    assert str(err.value) == "%s: [database] pool_size must be at least 1" % ini
+
+
+def test_a_reload_parks_no_connection_while_fwconsole_runs(pbx_rw):
+    """fwconsole may run for minutes: the reload request gives its connections back first."""
+    rt = pbx_rw.app.extensions["rfapi"]
+    rt.config.auth_cache_seconds = 0
+    pbx_rw.fwconsole_control(mode="hang", seconds=1.5)
+    seen = []
+
+    log = pbx_rw.fwconsole.parent / "fwconsole.log"
+    runs = log.read_text().count("reload") if log.exists() else 0
+
+    def watch():  # once fwconsole is running (it logs its argv first, then sleeps 1.5 s)
+        deadline = time.monotonic() + 30
+        while not (log.exists() and log.read_text().count("reload") > runs) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(rt.db.pool.stats())
+
+    t = threading.Thread(target=watch)
+    t.start()
+    # An administrator's login is checked against ampusers: the request holds a connection.
+    admin = next(u for u in office.AMPUSERS if "*" in str(u["sections"]))
+    r = pbx_rw.get("pbx/framework/reload", auth=False, headers=basic(admin["username"], admin["password"]))
+    t.join()
+    assert r.status_code == 200, r.get_data(as_text=True)
+    stats = seen[0]
+    # Mid-reload: every open connection is idle in the pool, none held by the request.
+    assert stats["open"].get("config", 0) >= 1
+    assert stats["open"].get("config", 0) == stats["idle"].get("config", 0)

@@ -39,7 +39,10 @@ def reload_freepbx() -> Dict[str, Any]:
     Only one reload at a time per process: a second caller gets 409 at once
     rather than queueing behind a reload that can take minutes (FreePBX itself
     refuses a concurrent reload through its reload.lock)."""
-    fw = runtime().fwconsole
+    rt = runtime()
+    fw = rt.fwconsole
+    # fwconsole may run for minutes: park no pooled database connection with it.
+    rt.db.release()
     if not fw.reload_lock.acquire(blocking=False):
         raise Conflict("A reload is already running")
     try:
