@@ -1,7 +1,9 @@
 """GET /events capacity under the shipped gunicorn config: the limit is for the box
 (workers x RFAPI_EVENT_STREAMS) whatever the spread of streams over the workers, a
 client that closes its stream frees its slot at once (not at the next heartbeat), and
-beyond the limit the answer is 503 with Retry-After."""
+beyond the limit the answer is 503 with Retry-After. Behind Apache (which notices a
+departed client only when it writes to it), a full box makes every stream probe its
+client so the slots of clients that left are freed for the new ones."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ import time
 from typing import List, Optional, Tuple
 
 from rfapi.services import eventslots
+from tests.test_apache import SNIPPET_MODULES, Apache, render_snippet, shared_dir, stack  # noqa: F401
 from tests.test_gunicorn import AUTH, free_port, start_gunicorn
 
 
@@ -145,3 +148,38 @@ def test_box_slots_ignore_processes_that_no_longer_exist(tmp_path):
     assert slots.claim(2)
     lines = sorted((tmp_path / eventslots.SLOTS_FILE).read_text().splitlines())
     assert lines == ["%d:hub1 2" % os.getpid()]
+
+
+def test_behind_apache_a_full_box_probes_its_streams_and_frees_the_slots_of_clients_that_left(
+        pbx, tmp_path, stack):  # noqa: F811
+    """Apache notices a client that left only when it writes to it: a new stream that finds the
+    box full makes every stream write a probe, and gets the freed slot (heartbeat: a minute)."""
+    _quiet(pbx)
+    sdir = shared_dir()
+    stack.append(sdir)
+    sock = sdir / "rfapi.sock"
+    bind = "unix:%s" % sock
+    g = start_gunicorn(pbx.ini, tmp_path / "gunicorn.log", bind, wait_for=str(sock), RFAPI_EVENT_STREAMS="1")
+    stack.append(g)
+    port = free_port()
+    apache = Apache(tmp_path / "apache", sdir / "htdocs", ["127.0.0.1:%d" % port], render_snippet(bind),
+                    modules=SNIPPET_MODULES)
+    stack.append(apache.start())
+    addr = ("127.0.0.1", port)
+    streams = []
+    try:
+        a, b = RawStream(addr).answer(), RawStream(addr).answer()
+        streams += [a, b]
+        assert (a.status, b.status) == (200, 200)
+        full = RawStream(addr).answer()  # both clients still there: probed, still full
+        streams.append(full)
+        assert full.status == 503 and full.headers["retry-after"] == "2"
+        b.sock.settimeout(5)
+        assert b":\n\n" in b.sock.recv(4096)  # the live stream got the probe (an empty comment)
+        a.close()
+        c = RawStream(addr).answer()
+        streams.append(c)
+        assert c.status == 200, c.body
+    finally:
+        for s in streams:
+            s.close()

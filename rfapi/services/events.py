@@ -409,6 +409,9 @@ class Hub:
         self._feed_gen = 0
         self.journal = Journal(cache_dir)
         self.slots = eventslots.BoxSlots(cache_dir, self.origin)
+        # Bumped by any worker that finds the box full: every stream then writes a probe.
+        self.probe_counter = files.SharedCounter(os.path.join(cache_dir, eventslots.PROBE_COUNTER))
+        self.probes = 0
         self._journal_thread: Optional[threading.Thread] = None
         self.feed: EventFeed = ami.subscribe(livestate.FEED, AMI_EVENTS, self._on_ami, self._on_connect,
                                              mask=AMI_MASK)
@@ -472,6 +475,7 @@ class Hub:
     def _journal_loop(self) -> None:
         reader = _JournalReader(self.journal)
         last = self.journal.counter.value
+        last_probe = self.probe_counter.value
         idle_since = None
         try:
             while not self._closed:
@@ -485,6 +489,12 @@ class Hub:
                         if not self._subscribers:
                             self._journal_thread = None
                             return
+                probe = self.probe_counter.value
+                if probe != last_probe:
+                    last_probe = probe
+                    with self._cond:
+                        self.probes += 1
+                        self._cond.notify_all()
                 cur = self.journal.counter.value
                 if cur is not None and cur == last:
                     continue
@@ -500,10 +510,25 @@ class Hub:
             reader.close()
 
     # -- subscribing (request threads) --------------------------------------------------
-    def open(self) -> None:
-        if not self.slots.claim(max_streams()):
-            raise ServiceUnavailable("Too many event streams on this PBX (%d); try again later" % max_streams(),
-                                     headers={"Retry-After": "2"})
+    def open(self, wait: float = 0.0) -> None:
+        """Take a slot of the box, or 503. When the box is full, every stream of every worker
+        is asked to probe its client (``wait`` s at most): behind Apache a client that left is
+        noticed only when Apache next writes to it, and then rfapi's socket closes at once."""
+        limit = max_streams()
+        if not self.slots.claim(limit):
+            ok = False
+            if wait > 0:
+                try:
+                    self.probe_counter.bump()
+                except OSError:
+                    pass
+                deadline = time.monotonic() + wait
+                while not ok and time.monotonic() < deadline:
+                    time.sleep(eventslots.CLAIM_RETRY)
+                    ok = self.slots.claim(limit)
+            if not ok:
+                raise ServiceUnavailable("Too many event streams on this PBX (%d); try again later" % limit,
+                                         headers={"Retry-After": "2"})
         with self._cond:
             self._subscribers += 1
             if self._journal_thread is None or not self._journal_thread.is_alive():
@@ -618,6 +643,7 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
                                          "and /registrations")
         yield first
         started = last_write = time.monotonic()
+        probes, probe_again = h.probes, None
         while True:
             now = time.monotonic()
             if max_seconds and now - started >= max_seconds:
@@ -625,9 +651,18 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
             wait = heartbeat - (now - last_write)
             if max_seconds:
                 wait = min(wait, max_seconds - (now - started))
+            if probe_again is not None:
+                wait = min(wait, probe_again - now)
             events, cursor, dropped = h.wait(cursor, max(0.0, wait))
             if gone is not None and gone.is_set():
                 return
+            if h.probes != probes or (probe_again is not None and time.monotonic() >= probe_again):
+                # The box is full: show whether our client is still there. The first write after a
+                # client left may still be accepted (its RST comes back), the second fails.
+                again = h.probes != probes
+                probes = h.probes
+                probe_again = time.monotonic() + eventslots.PROBE_AGAIN if again else None
+                yield eventslots.PROBE
             h.feed.touch()
             if dropped:
                 yield h.control("dropped", dropped)

@@ -14,6 +14,13 @@
   heartbeat (15 s) later, and keep the client's slot meanwhile. The watch sees the
   end of the stream (the socket becomes readable and reads as empty) at once, marks
   the stream gone and wakes it, so the slot is free again within milliseconds.
+* Probes: behind Apache, rfapi's socket is Apache's, and Apache notices that its
+  client left only when it next writes to it (mod_proxy_http does not watch the
+  client while it waits for the backend). So when a new stream finds the box full,
+  it bumps a shared counter; every worker's streams then write a probe (an empty
+  comment, twice, PROBE_AGAIN apart); Apache's write to a departed client fails, it
+  closes its connection to rfapi, the watch sees that, the slot is free; the new
+  stream waits up to OPEN_WAIT s for one before answering 503.
 """
 from __future__ import annotations
 
@@ -28,6 +35,11 @@ from typing import Callable, Dict, Optional, Tuple
 log = logging.getLogger("rfapi.events")
 
 SLOTS_FILE = "events.streams"
+PROBE_COUNTER = "events.probe"
+PROBE = b":\n\n"       # an empty SSE comment: EventSource dispatches nothing for it
+PROBE_AGAIN = 0.2       # seconds between a stream's two probes
+CLAIM_RETRY = 0.05      # seconds between a waiting open's looks for a freed slot
+OPEN_WAIT = 1.5         # seconds a new stream waits for a slot when the box is full
 
 
 def _alive(pid: int) -> bool:
