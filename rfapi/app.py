@@ -259,9 +259,6 @@ def _install_handlers(app: Flask) -> None:
 
     @app.before_request
     def _start():
-        # One pooled connection per database for the whole request (named locks and
-        # transactions need the same one), given back by _release below.
-        db.hold()
         gg = g._get_current_object()
         gg.rfapi_request_id = request_id()
         gg.rfapi_t0 = time.monotonic()
@@ -291,8 +288,8 @@ def _install_handlers(app: Flask) -> None:
 
     @app.teardown_request
     def _release(exc):
-        # Runs once the view has returned, also for a streamed answer (/events, a CSV
-        # export): a thread that goes on streaming holds no database connection.
+        # Connections are taken per statement, transaction or named lock; whatever a
+        # request left behind (an error between GET_LOCK and RELEASE_LOCK) ends here.
         db.release()
 
     @app.errorhandler(ApiError)

@@ -1,6 +1,7 @@
 """The MariaDB adapter's connection pool: a bounded number of connections per process
-whatever the number of threads, one connection for the whole of a request, a short
-wait and then DatabaseBusy (503 with Retry-After) when every connection is busy."""
+whatever the number of threads, a connection per statement, transaction or named lock
+(never parked with a thread that waits for something else), a short wait and then
+DatabaseBusy (503 with Retry-After) when every connection is busy."""
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ def test_many_threads_share_a_bounded_number_of_connections(office_db):
 
     def request():
         try:
-            db.hold()
+            db.pin()
             for _ in range(3):
                 row = db.query_one("SELECT CONNECTION_ID() AS id, SLEEP(0.02) AS s")
                 with lock:
@@ -54,7 +55,7 @@ def test_many_threads_share_a_bounded_number_of_connections(office_db):
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
-            db.release()
+            db.unpin()
 
     threads = [threading.Thread(target=request) for _ in range(30)]
     for t in threads:
@@ -70,17 +71,18 @@ def test_many_threads_share_a_bounded_number_of_connections(office_db):
     assert server_connections(office_db) == 0
 
 
-def test_a_request_keeps_one_connection_until_release(office_db):
+def test_a_named_lock_keeps_its_connection_until_released(office_db):
+    from rfapi.dao import extensions as dao
+
     db = make_db(office_db, size=2)
-    db.hold()
-    # A session-level thing (a named lock) survives between statements of one request.
-    assert db.query_one("SELECT GET_LOCK('rfapi.pooltest', 1) AS got")["got"] == 1
+    assert dao.get_lock(db, "rfapi.pooltest", 1)
+    # Session state (the named lock) stays with the thread between statements.
     first = db.query_one("SELECT CONNECTION_ID() AS id")["id"]
     with db.transaction() as tx:
         assert tx.query_one("SELECT CONNECTION_ID() AS id")["id"] == first
     assert db.query_one("SELECT IS_USED_LOCK('rfapi.pooltest') AS owner")["owner"] == first
-    db.query_one("SELECT RELEASE_LOCK('rfapi.pooltest') AS r")
-    db.release()
+    assert db.pool.stats()["idle"].get("config", 0) == 0
+    dao.release_lock(db, "rfapi.pooltest")
     assert db.pool.stats()["idle"]["config"] == 1
     # Another thread now gets that same connection: nothing is parked with a thread.
     seen = []
@@ -91,7 +93,52 @@ def test_a_request_keeps_one_connection_until_release(office_db):
     db.close()
 
 
-def test_without_hold_a_thread_gives_its_connection_back_after_each_statement(office_db):
+def test_release_closes_a_connection_left_pinned(office_db):
+    """A request that ended between GET_LOCK and RELEASE_LOCK: the lock dies with its connection."""
+    from rfapi.dao import extensions as dao
+
+    db = make_db(office_db, size=1)
+    assert dao.get_lock(db, "rfapi.pooltest2", 1)
+    db.release()
+    assert db.pool.stats()["open"]["config"] == 0
+    assert db.query_one("SELECT IS_FREE_LOCK('rfapi.pooltest2') AS free")["free"] == 1
+    db.close()
+
+
+def test_a_thread_waiting_on_an_application_lock_holds_no_connection(office_db):
+    """Pool of one: A takes an application lock and then the database; B used the database and
+    then waits for the lock. With a connection parked per request this deadlocks."""
+    db = make_db(office_db, size=1, wait=5)
+    app_lock = threading.Lock()
+    b_used_db = threading.Event()
+    errors = []
+
+    def a():
+        with app_lock:
+            assert b_used_db.wait(10)
+            try:
+                db.query("SELECT 1")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    def b():
+        db.query("SELECT 1")
+        b_used_db.set()
+        time.sleep(0.1)
+        with app_lock:
+            db.query("SELECT 2")
+
+    ts = [threading.Thread(target=a), threading.Thread(target=b)]
+    ts[0].start()
+    time.sleep(0.05)
+    ts[1].start()
+    for t in ts:
+        t.join(20)
+    assert errors == [] and db.pool.stats()["exhausted"] == 0
+    db.close()
+
+
+def test_a_thread_gives_its_connection_back_after_each_statement(office_db):
     db = make_db(office_db, size=1, wait=0.2)
     db.query("SELECT 1")
     seen = []
@@ -109,11 +156,11 @@ def test_exhausted_pool_waits_briefly_then_refuses(office_db):
     done = threading.Event()
 
     def holder():
-        db.hold()
+        db.pin()
         db.query("SELECT 1")
         held.set()
         done.wait(10)
-        db.release()
+        db.unpin()
 
     t = threading.Thread(target=holder)
     t.start()
@@ -134,14 +181,14 @@ def test_exhausted_pool_waits_briefly_then_refuses(office_db):
 
 def test_a_request_waiting_for_a_connection_gets_it_when_one_is_freed(office_db):
     db = make_db(office_db, size=1, wait=5)
-    db.hold()
+    db.pin()
     db.query("SELECT 1")
     got = []
     t = threading.Thread(target=lambda: got.append(db.query_one("SELECT 4 AS v")["v"]))
     t.start()
     time.sleep(0.3)
     assert got == []  # waiting, not refused
-    db.release()
+    db.unpin()
     t.join(5)
     assert got == [4]
     db.close()
@@ -155,10 +202,10 @@ def test_both_databases_never_deadlock_each_other(office_db):
     def request(order):
         try:
             for _ in range(20):
-                db.hold()
+                db.pin()
                 for which in order:
                     db.query("SELECT 1", which=which)
-                db.release()
+                db.unpin()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -212,7 +259,7 @@ def test_pool_settings_come_from_the_config_file(tmp_path):
 
 
 def test_a_reload_parks_no_connection_while_fwconsole_runs(pbx_rw):
-    """fwconsole may run for minutes: the reload request gives its connections back first."""
+    """fwconsole may run for minutes: the reload request holds no connection meanwhile."""
     rt = pbx_rw.app.extensions["rfapi"]
     rt.config.auth_cache_seconds = 0
     pbx_rw.fwconsole_control(mode="hang", seconds=1.5)
@@ -229,7 +276,7 @@ def test_a_reload_parks_no_connection_while_fwconsole_runs(pbx_rw):
 
     t = threading.Thread(target=watch)
     t.start()
-    # An administrator's login is checked against ampusers: the request holds a connection.
+    # An administrator's login is checked against ampusers: the request uses the database first.
     admin = next(u for u in office.AMPUSERS if "*" in str(u["sections"]))
     r = pbx_rw.get("pbx/framework/reload", auth=False, headers=basic(admin["username"], admin["password"]))
     t.join()

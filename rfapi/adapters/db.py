@@ -2,10 +2,10 @@
 
 * raw, parameterized SQL only (``%s`` placeholders, never string formatting of values);
 * a bounded pool per process (``dbpool.Pool``): ``pool_size`` connections per
-  logical database at most, whatever the number of threads; a request keeps
-  its connection from its first statement until ``release()`` (the app calls it
-  at the end of every request), a wait for a free one lasts ``pool_wait`` s at
-  most, then ``DatabaseBusy`` (503 with Retry-After);
+  logical database at most, whatever the number of threads; a connection is
+  taken for one statement, one transaction or a ``pin()``..``unpin()`` section
+  (a named lock), a wait for a free one lasts ``pool_wait`` s at most, then
+  ``DatabaseBusy`` (503 with Retry-After);
 * a connection that went away is replaced transparently when that is safe
   (reads, or a write that never reached the server); otherwise the caller gets
   ``DatabaseUnavailable`` and the HTTP layer answers 503 — never a crash;
@@ -141,12 +141,16 @@ class Database:
     def _drop(self, which: str) -> None:
         self.pool.drop(which)
 
-    def hold(self) -> None:
-        """This thread keeps its connections until ``release()`` (one request)."""
-        self.pool.hold()
+    def pin(self) -> None:
+        """Statements of this thread use one connection until ``unpin()`` (nested):
+        for session state such as a named lock (GET_LOCK .. RELEASE_LOCK)."""
+        self.pool.enter()
+
+    def unpin(self) -> None:
+        self.pool.leave()
 
     def release(self) -> None:
-        """The end of a request: this thread's connections go back to the pool."""
+        """The end of a request: nothing stays with the thread (the app calls it)."""
         self.pool.release()
 
     def close(self) -> None:

@@ -12,18 +12,21 @@ and its SteadyDB layer re-runs a failed statement on a new connection by
 itself, which for a write lost mid-query could run it twice. The adapter
 already decides when a retry is safe; what it needs from a pool is only this.
 
-The model: ``size`` *slots* per process. A thread takes a slot on its first
-statement and keeps it, with at most one connection per logical database,
-until ``release()`` (the end of the request) — so a request sees the same
-connection throughout (named locks, transactions), and a thread that
-streams (``/events``) holds nothing once its request has been answered. Each
-database has at most ``size`` connections open (busy + idle): a slot holder
-never waits for a connection, only for a slot, so two databases cannot
+The model: ``size`` *slots* per process. A thread takes a slot for one
+statement, one transaction, or a *pinned* section (``enter()`` .. ``leave()``,
+nested: a MariaDB named lock lives in its connection, so the code between
+GET_LOCK and RELEASE_LOCK keeps one), with at most one connection per logical
+database, and gives it back at the end. A thread that waits for anything else
+(an application lock, AMI, fwconsole, an ``/events`` client) holds no
+connection, so the pool cannot deadlock with the application's own locks.
+Each database has at most ``size`` connections open (busy + idle): a slot
+holder never waits for a connection, only for a slot, so two databases cannot
 deadlock each other. Waiting for a slot lasts at most ``wait`` seconds, then
 ``PoolExhausted`` (the HTTP layer answers 503 with Retry-After).
 
-A thread that did not ``hold()`` (a background thread, a generator running
-after its request) gives its slot back after every statement or transaction.
+``release()`` ends whatever a thread still holds (the app calls it at the end
+of every request): a connection left pinned is closed, not pooled, since it may
+still carry session state (a named lock).
 """
 from __future__ import annotations
 
@@ -57,31 +60,29 @@ class Pool:
         if not hasattr(loc, "conns"):
             loc.conns = {}
             loc.slot = False
-            loc.hold = False
             loc.depth = 0
         return loc
 
-    def hold(self) -> None:
-        """Keep this thread's slot and connections until ``release()`` (a request)."""
-        self._state().hold = True
-
     def enter(self) -> None:
+        """Start of a statement, transaction or pinned section (nested)."""
         self._state().depth += 1
 
     def leave(self) -> None:
-        """End of one statement or transaction: give everything back unless held."""
+        """End of one: at the outermost, the connections go back and the slot is freed."""
         loc = self._state()
         loc.depth -= 1
-        if loc.depth <= 0 and not loc.hold:
+        if loc.depth <= 0:
             loc.depth = 0
             self._give_back(loc)
 
     def release(self) -> None:
-        """End of a request: connections back to the pool, the slot freed."""
+        """End of a request: nothing stays with the thread."""
         loc = self._state()
-        loc.hold = False
-        if loc.depth <= 0:
-            self._give_back(loc)
+        if loc.depth > 0:
+            loc.depth = 0
+            for which in list(loc.conns):
+                self.drop(which)
+        self._give_back(loc)
 
     # -- connections ---------------------------------------------------------------------
     def get(self, which: str) -> Tuple[Any, bool]:
@@ -150,7 +151,7 @@ class Pool:
         if loc.slot:
             loc.slot = False
             self._slots.release()
-        loc.hold, loc.depth = False, 0
+        loc.depth = 0
         with self._lock:
             idle, self._idle = self._idle, {}
             for which, items in idle.items():

@@ -78,7 +78,6 @@ def get_events(params):
     if request.method == "HEAD":  # headers only: a stream nobody reads would hold its thread forever
         return _headers(Response(b"", mimetype="text/event-stream"))
     h = svc.hub()
-    runtime().db.release()  # nothing below needs the database; a stream, or a wait for a slot, holds none
     h.open(eventslots.OPEN_WAIT)  # 503 (Retry-After) when the box serves its maximum of streams
     sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     if not isinstance(sock, socket.socket):

@@ -39,10 +39,7 @@ def reload_freepbx() -> Dict[str, Any]:
     Only one reload at a time per process: a second caller gets 409 at once
     rather than queueing behind a reload that can take minutes (FreePBX itself
     refuses a concurrent reload through its reload.lock)."""
-    rt = runtime()
-    fw = rt.fwconsole
-    # fwconsole may run for minutes: park no pooled database connection with it.
-    rt.db.release()
+    fw = runtime().fwconsole
     if not fw.reload_lock.acquire(blocking=False):
         raise Conflict("A reload is already running")
     try:
