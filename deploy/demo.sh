@@ -25,6 +25,7 @@ rfapi demo — API user: api   password: $DEMO_PASSWORD
 Ctrl-C stops it.
 
 INFO
-# 4 request threads + room for 128 /events streams per worker (as deploy/gunicorn.conf.py).
-RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_EVENT_STREAMS=128 .venv/bin/gunicorn --bind 127.0.0.1:8080 --workers 2 \
-    --threads 132 'rfapi:create_app()'
+# As deploy/gunicorn.conf.py: 2 workers x 128 = 256 /events streams for the box, and room in
+# every worker for all of them (the kernel does not spread streams evenly) + 4 request threads.
+RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_EVENT_STREAMS=128 RFAPI_EVENT_CAPACITY=256 .venv/bin/gunicorn \
+    --bind 127.0.0.1:8080 --workers 2 --threads 260 'rfapi:create_app()'

@@ -8,9 +8,11 @@ them from /etc/rfapi/rfapi.env (optional, kept on upgrade):
                  API is published by the PBX's Apache, never by gunicorn itself.
   RFAPI_WORKERS  worker processes (default 2)
   RFAPI_THREADS  threads per worker for ordinary requests (default 4)
-  RFAPI_EVENT_STREAMS  GET /events streams per worker (default 128): each holds a
-                 thread of the pool while it listens, so the pool is
-                 RFAPI_THREADS + RFAPI_EVENT_STREAMS; rfapi answers 503 beyond it
+  RFAPI_EVENT_STREAMS  GET /events streams per worker (default 128): the box
+                 serves RFAPI_WORKERS x RFAPI_EVENT_STREAMS streams (256 by default),
+                 counted over every worker, whichever worker each one lands on;
+                 each holds a thread while it listens, so every worker's pool is
+                 RFAPI_THREADS + that capacity; rfapi answers 503 (Retry-After) beyond it
 
 Works with gunicorn 20.1 and later, Python 3.9 and later.
 """
@@ -61,15 +63,20 @@ umask = 0o007
 worker_class = "gthread"
 workers = _int("RFAPI_WORKERS", 2)
 # Server-Sent Events (GET /events): a subscriber holds its pool thread while it
-# listens, waiting on a condition (no CPU). The pool gets room for that many
-# streams on top of the request threads, and rfapi refuses (503) a stream beyond
-# RFAPI_EVENT_STREAMS per worker, so streams never take the request threads.
+# listens, waiting on a condition (no CPU), and no database connection (those are
+# pooled per request: rfapi.adapters.dbpool). The kernel does not spread connections
+# evenly over the workers, so the limit is for the box (workers x RFAPI_EVENT_STREAMS,
+# counted across workers in the cache directory) and every worker's pool has room for
+# all of them on top of the request threads: streams never take the request threads,
+# and the capacity holds whatever the spread.
 # ThreadPoolExecutor starts threads only when all are busy: idle room costs nothing.
 # (gevent was the other candidate: mysqlclient's C calls would block every
 # greenlet of a worker; a separate async server would need its own auth and socket.)
 event_streams = _int("RFAPI_EVENT_STREAMS", 128)
-os.environ["RFAPI_EVENT_STREAMS"] = str(event_streams)  # the workers apply the same limit
-threads = _int("RFAPI_THREADS", 4) + event_streams
+event_capacity = workers * event_streams
+os.environ["RFAPI_EVENT_STREAMS"] = str(event_streams)
+os.environ["RFAPI_EVENT_CAPACITY"] = str(event_capacity)  # the box-wide limit the workers apply
+threads = _int("RFAPI_THREADS", 4) + event_capacity
 
 # gthread workers heartbeat from their main loop, so a long request (an
 # fwconsole reload may take its full 300 s) is not killed by this timeout; it

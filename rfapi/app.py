@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as config_mod
 from .adapters.ami import AmiError, AmiInputError, AmiTimeout, AmiUnavailable
-from .adapters.db import DatabaseTimeout, DatabaseUnavailable
+from .adapters.db import DatabaseBusy, DatabaseTimeout, DatabaseUnavailable
 from .adapters.files import LockTimeout, UnsafePath
 from .adapters.fwconsole import FwconsoleMissing, FwconsoleTimeout
 from .adapters.tokenstore import TokenStore
@@ -260,6 +260,8 @@ _ACCESS_LINE = ('{"time":"%s","request_id":"%s","client":%s,"user":%s,"method":%
 
 
 def _install_handlers(app: Flask) -> None:
+    db = app.extensions["rfapi"].db
+
     @app.before_request
     def _start():
         gg = g._get_current_object()
@@ -292,6 +294,12 @@ def _install_handlers(app: Flask) -> None:
                                 "%.2f" % ((time.monotonic() - t0) * 1000) if t0 else "null"))
         return resp
 
+    @app.teardown_request
+    def _release(exc):
+        # Connections are taken per statement, transaction or named lock; whatever a
+        # request left behind (an error between GET_LOCK and RELEASE_LOCK) ends here.
+        db.release()
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc)
@@ -313,6 +321,9 @@ def _install_handlers(app: Flask) -> None:
     @app.errorhandler(DatabaseUnavailable)
     def _db_down(exc):
         error_log.error("request %s: %s", g.get("rfapi_request_id"), exc)
+        if isinstance(exc, DatabaseBusy):
+            return reply(None, 503, "Service Unavailable: every database connection of this worker is busy; "
+                                    "try again", {"Retry-After": "1"})
         if isinstance(exc, DatabaseTimeout):
             return reply(None, 504, "Gateway Timeout: the database did not answer in time")
         return reply(None, 503, "Service Unavailable: the PBX database is unreachable")

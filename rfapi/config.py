@@ -47,6 +47,11 @@ class DatabaseConfig:
     socket: str = ""
     connect_timeout: int = 3
     read_timeout: int = 30
+    # Connections per logical database (asterisk, asteriskcdrdb) per worker process: the
+    # most rfapi ever holds is workers x pool_size x 2. A request waits at most
+    # pool_wait seconds for a free one, then gets 503 with Retry-After.
+    pool_size: int = 6
+    pool_wait: float = 5.0
 
 
 @dataclass
@@ -185,7 +190,7 @@ def load(path: Optional[str] = None) -> Config:
                 "auth_fail_limit", "auth_fail_window", "auth_fail_cooldown", "events_heartbeat",
                 "events_max_seconds"},
         "database": {"host", "port", "user", "password", "name", "cdr_name", "socket", "connect_timeout",
-                     "read_timeout"},
+                     "read_timeout", "pool_size", "pool_wait"},
         "ami": {"host", "port", "user", "secret", "timeout"},
         "fwconsole": {"path", "timeout"},
         "call": {"allow_feature_codes"},
@@ -259,6 +264,8 @@ def load(path: Optional[str] = None) -> Config:
     db.cdr_name = _text(cp, "database", "cdr_name")
     db.connect_timeout = _number(cp, path, "database", "connect_timeout", int, 3, 1)
     db.read_timeout = _number(cp, path, "database", "read_timeout", int, 30, 1)
+    db.pool_size = _number(cp, path, "database", "pool_size", int, 6, 1)
+    db.pool_wait = _number(cp, path, "database", "pool_wait", float, 5.0, 0)
 
     ami = cfg.ami
     ami.host = _text(cp, "ami", "host")

@@ -270,3 +270,19 @@ def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:
     if errors:
         raise BadRequest(errors)
     return out
+
+
+def require_changes(params: Sequence[Param], selectors: Sequence[str] = ()) -> None:
+    """For a PUT that changes only what is sent: a body that sends nothing (empty, ``{}``,
+    only nulls) is a client's mistake, not an "Unchanged"; and ``null`` is never a value
+    (a field is cleared with ``''`` where it can be). ``selectors`` name which record
+    (e.g. a DID's cidnum) and are not a change on their own."""
+    raw = gather()
+    names = [p.name for p in params]
+    nulls = {n: "must not be null (send a value, or '' where the field can be cleared)"
+             for n in names if n in raw and (raw[n] is None or (isinstance(raw[n], list) and None in raw[n]))}
+    if nulls:
+        raise BadRequest(nulls)
+    if not any(n in raw for n in names if n not in selectors):
+        raise BadRequest({"body": "has no field to change: send at least one of the fields of this PUT "
+                                  "(an empty body or {} changes nothing)"})

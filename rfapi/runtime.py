@@ -53,7 +53,8 @@ class Runtime:
         dbc = config.database
         self.db = Database(dbc.host, dbc.port, dbc.user, dbc.password, dbc.name,
                            cdr_name=self._cdr_name, socket=dbc.socket,
-                           connect_timeout=dbc.connect_timeout, read_timeout=dbc.read_timeout)
+                           connect_timeout=dbc.connect_timeout, read_timeout=dbc.read_timeout,
+                           pool_size=dbc.pool_size, pool_wait=dbc.pool_wait)
         self.settings = FreepbxSettings(self.db)
         self.ami = AMI(self.ami_params, timeout=config.ami.timeout)
         self.fwconsole = Fwconsole(config.fwconsole_path, config.fwconsole_timeout)

@@ -425,22 +425,26 @@ def test_a_lost_ami_connection_is_announced_with_resync(served):
     assert "AMI connection was re-established" in f.data["reason"]
 
 
-def test_too_many_streams_on_one_worker_is_503(served, monkeypatch):
+def test_too_many_streams_is_503_with_retry_after_and_a_closed_stream_frees_its_slot_at_once(served, monkeypatch):
     pbx, open_stream = served
+    monkeypatch.delenv("RFAPI_EVENT_CAPACITY", raising=False)
     monkeypatch.setenv("RFAPI_EVENT_STREAMS", "2")
+    # No heartbeat for a minute: only the socket watch can notice the closed stream.
+    pbx.app.extensions["rfapi"].config.events_heartbeat = 60
     a, b = open_stream(), open_stream()
     first_frame(a)
     first_frame(b)
     c = open_stream()
-    assert c.status == 503 and b"Too many event streams" in c.body
+    assert c.status == 503 and b"Too many event streams on this PBX (2)" in c.body
+    assert c.headers["retry-after"] == "2"
     a.close()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10  # far below the heartbeat
     while svc.hub_of(pbx.app).subscribers > 1:
         assert time.monotonic() < deadline, "closed stream not noticed"
         time.sleep(0.05)
-        # a write is needed for the server to notice the closed socket: heartbeats do it
     d = open_stream()
     assert d.status == 200
+    first_frame(d)
 
 
 def test_peer_replays_a_real_capture_byte_for_byte_but_the_ids(pbx):

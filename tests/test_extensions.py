@@ -383,8 +383,9 @@ def test_delete_unknown_is_404_and_writes_nothing(pbx_rw):
 
 
 def test_methods(pbx):
-    r = pbx.put("extension/101")
-    assert r.status_code == 200 and body(r)["message"] == "Unchanged: every value sent is already set"
+    r = pbx.put("extension/101")  # PUT is a method of the route; with nothing to change it is a 400
+    assert r.status_code == 400 and body(r)["data"] == {"errors": {"body": (
+        "has no field to change: send at least one of the fields of this PUT (an empty body or {} changes nothing)")}}
     r = pbx.get("extension/101")
     assert r.status_code == 405 and r.headers["Allow"] == "DELETE, PUT"
     r = pbx.get("extension/add")

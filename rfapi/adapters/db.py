@@ -1,7 +1,11 @@
 """MariaDB adapter (mysqlclient): FreePBX's configuration and CDR databases.
 
 * raw, parameterized SQL only (``%s`` placeholders, never string formatting of values);
-* one connection per worker thread and logical database, reused across requests;
+* a bounded pool per process (``dbpool.Pool``): ``pool_size`` connections per
+  logical database at most, whatever the number of threads; a connection is
+  taken for one statement, one transaction or a ``pin()``..``unpin()`` section
+  (a named lock), a wait for a free one lasts ``pool_wait`` s at most, then
+  ``DatabaseBusy`` (503 with Retry-After);
 * a connection that went away is replaced transparently when that is safe
   (reads, or a write that never reached the server); otherwise the caller gets
   ``DatabaseUnavailable`` and the HTTP layer answers 503 — never a crash;
@@ -10,12 +14,13 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import MySQLdb
 import MySQLdb.cursors
+
+from .dbpool import Pool, PoolExhausted
 
 # Client error codes meaning "no usable connection" (the statement did not run
 # or its outcome is unknown): can't connect (2002/2003), server gone (2006),
@@ -32,6 +37,10 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseTimeout(DatabaseUnavailable):
     pass
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Every pooled connection of this process stayed busy for the whole wait."""
 
 
 def _code(exc: Exception) -> int:
@@ -94,7 +103,8 @@ class Database:
 
     def __init__(self, host: str, port: int, user: str, password: str, name: str,
                  cdr_name: Callable[[], str] | str = "asteriskcdrdb", socket: str = "",
-                 connect_timeout: int = 3, read_timeout: int = 30):
+                 connect_timeout: int = 3, read_timeout: int = 30, pool_size: int = 6,
+                 pool_wait: float = 5.0):
         self._args = dict(host=host, port=int(port), user=user, passwd=password,
                           connect_timeout=connect_timeout, read_timeout=read_timeout,
                           write_timeout=read_timeout, charset="utf8mb4", use_unicode=True,
@@ -103,7 +113,7 @@ class Database:
             self._args["unix_socket"] = socket
         self.names = {"config": name}
         self._cdr_name = cdr_name
-        self._local = threading.local()
+        self.pool = Pool(pool_size, pool_wait, self._connect)
         self.connects = 0  # how many connections this process opened (tests, benchmarks)
 
     # -- connections -------------------------------------------------------
@@ -123,28 +133,38 @@ class Database:
         return conn
 
     def _get(self, which: str):
-        conns = getattr(self._local, "conns", None)
-        if conns is None:
-            conns = self._local.conns = {}
-        conn = conns.get(which)
-        if conn is None:
-            conn = conns[which] = self._connect(which)
-            return conn, True
-        return conn, False
+        try:
+            return self.pool.get(which)
+        except PoolExhausted as exc:
+            raise DatabaseBusy(str(exc)) from None
 
     def _drop(self, which: str) -> None:
-        conns = getattr(self._local, "conns", {})
-        conn = conns.pop(which, None)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        self.pool.drop(which)
+
+    def pin(self) -> None:
+        """Statements of this thread use one connection until ``unpin()`` (nested):
+        for session state such as a named lock (GET_LOCK .. RELEASE_LOCK)."""
+        self.pool.enter()
+
+    def unpin(self) -> None:
+        self.pool.leave()
+
+    def release(self) -> None:
+        """The end of a request: nothing stays with the thread (the app calls it)."""
+        self.pool.release()
 
     def close(self) -> None:
-        for which in list(getattr(self._local, "conns", {})):
-            self._drop(which)
+        self.pool.close()
 
     # -- statements ----------------------------------------------------------
     def _run(self, which: str, fn, retry_codes):
+        self.pool.enter()
+        try:
+            return self._attempts(which, fn, retry_codes)
+        finally:
+            self.pool.leave()
+
+    def _attempts(self, which: str, fn, retry_codes):
         for attempt in (0, 1):
             conn, fresh = self._get(which)
             try:
@@ -188,6 +208,15 @@ class Database:
     @contextlib.contextmanager
     def transaction(self, which: str = "config") -> Iterator[Tx]:
         """``with db.transaction() as tx:`` — commit on success, roll back on any exception."""
+        self.pool.enter()
+        try:
+            with self._transaction(which) as tx:
+                yield tx
+        finally:
+            self.pool.leave()
+
+    @contextlib.contextmanager
+    def _transaction(self, which: str) -> Iterator[Tx]:
         conn = None
         for attempt in (0, 1):
             conn, fresh = self._get(which)

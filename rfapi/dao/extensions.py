@@ -45,12 +45,24 @@ def lock_name(dbname: str, number: str) -> str:
 
 
 def get_lock(db, name: str, timeout: int) -> bool:
-    row = db.query_one("SELECT GET_LOCK(%s, %s) AS got", (name, timeout))
-    return bool(row) and row["got"] == 1
+    """The lock lives in its connection: pinned (``db.pin()``) until release_lock."""
+    db.pin()
+    try:
+        row = db.query_one("SELECT GET_LOCK(%s, %s) AS got", (name, timeout))
+    except BaseException:
+        db.unpin()
+        raise
+    got = bool(row) and row["got"] == 1
+    if not got:
+        db.unpin()
+    return got
 
 
 def release_lock(db, name: str) -> None:
-    db.query_one("SELECT RELEASE_LOCK(%s) AS released", (name,))
+    try:
+        db.query_one("SELECT RELEASE_LOCK(%s) AS released", (name,))
+    finally:
+        db.unpin()
 
 
 # -- reads ------------------------------------------------------------------------------

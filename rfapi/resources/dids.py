@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import destinations
-from ..params import Param
+from ..params import Param, require_changes
 from ..routing import Resource
 from ..services import dids
 
@@ -59,19 +59,23 @@ def delete_did(params, did):
     return dids.delete_did(did)
 
 
+UPDATE_PARAMS = [
+    Param("cidnum", max_length=50, empty=True,
+          description="caller-ID number of the route ('' = the any-caller route); required when "
+                      "the DID has several routes"),
+    Param("destination", max_length=50, pattern=destinations.PATTERN, pattern_help=destinations.HELP,
+          description="Where calls go (context,exten,priority); must exist on the PBX"),
+    Param("description", max_length=80, empty=True, description="'' clears it"),
+    Param("mohclass", max_length=80, description="Music-on-hold class; must exist"),
+]
+
+
 @resource.route("/did/<did>", "PUT", summary="Change an inbound route (only what is sent), like FreePBX's edit",
                 description="Core::editDIDProperties: the sent columns of one route, validated like POST /did/add; "
                             "sets need-reload when something changed. A DID with several routes (different caller "
                             "IDs) needs cidnum to say which one.",
-                response=ROUTE, errors=(400, 404, 503, 504), path_params=DID_PATH, params=[
-                    Param("cidnum", max_length=50, empty=True,
-                          description="caller-ID number of the route ('' = the any-caller route); required when "
-                                      "the DID has several routes"),
-                    Param("destination", max_length=50, pattern=destinations.PATTERN,
-                          pattern_help=destinations.HELP,
-                          description="Where calls go (context,exten,priority); must exist on the PBX"),
-                    Param("description", max_length=80, empty=True, description="'' clears it"),
-                    Param("mohclass", max_length=80, description="Music-on-hold class; must exist"),
-                ])
+                response=ROUTE, errors=(400, 404, 503, 504), path_params=DID_PATH, params=UPDATE_PARAMS)
 def update_did(params, did):
+    require_changes(UPDATE_PARAMS, selectors=("cidnum",))
     return dids.update_did(did, params)
+

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from typing import FrozenSet, Optional
 
 from flask import Response, request
@@ -12,6 +13,7 @@ from ..params import Param
 from ..routing import Resource
 from ..runtime import runtime
 from ..services import events as svc
+from ..services import eventslots
 
 resource = Resource("events", "Server-Sent Events: state, presence, registrations, calls, voicemail, "
                               "rfapi's own writes")
@@ -49,12 +51,14 @@ EVENT_DOC = (
     "roundtrip_usec / address; **calls** (Newchannel, DialBegin, DialEnd, BridgeEnter, Hangup) call "
     "(start, ring, answer, end), linkedid, caller, caller_name, callee, did, direction (inbound, outbound, "
     "internal), ringing/answered_by, cause on end; **voicemail** (MessageWaiting) extension, mailbox, waiting, "
-    "new, old; **config** (rfapi's own writes, from every worker) what (extension, did, admin, needreload, "
-    "reload), action (created, updated, deleted, changed, done, failed) and the key. Control events, whatever "
+    "new, old; **config** (rfapi's own writes, from every worker) what (extension, did, admin, followme, "
+    "needreload, reload), action (created, updated, deleted, imported, changed, done, failed) and the key; a "
+    "write that sets need-reload is followed by a needreload event (docs/events.md). Control events, whatever "
     "the filter: **resync** (Last-Event-ID unknown or too old, or AMI reconnected: re-read /state) and "
     "**dropped** (the client fell 5,000 events behind; the stream ends). A comment line is sent every "
     "heartbeat (15 s). Reconnect with `Last-Event-ID`: missed events are replayed from a buffer of 10,000 "
-    "events / 10 minutes of this worker, else one resync.")
+    "events / 10 minutes of this worker, else one resync. The PBX serves workers x RFAPI_EVENT_STREAMS "
+    "streams (256 by default) whichever worker each lands on; beyond that 503 with Retry-After.")
 
 
 @resource.route("/events", "GET", summary="Server-Sent Events stream of PBX changes",
@@ -79,8 +83,8 @@ def get_events(params):
     if request.method == "HEAD":  # headers only: a stream nobody reads would hold its thread forever
         return _headers(Response(b"", mimetype="text/event-stream"))
     h = svc.hub()
-    h.open()  # 503 when this worker already serves its maximum of streams
-    sock = request.environ.get("gunicorn.socket")
+    h.open(eventslots.OPEN_WAIT)  # 503 (Retry-After) when the box serves its maximum of streams
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     if not isinstance(sock, socket.socket):
         sock = None
     if sock is not None:
@@ -89,11 +93,18 @@ def get_events(params):
         except OSError:
             sock = None
     done = []
+    gone = threading.Event()
+
+    def client_left() -> None:  # the watch thread saw the client close the connection
+        gone.set()
+        h.wake()
 
     def close() -> None:  # from the generator's end or the server's close(), whichever comes first
         if done:
             return
         done.append(1)
+        if sock is not None:
+            eventslots.watch().unwatch(sock)
         h.leave()
         if sock is not None:
             try:
@@ -101,7 +112,9 @@ def get_events(params):
             except OSError:
                 pass
 
-    body = svc.stream(h, types, exts, last_id, cfg.events_heartbeat, cfg.events_max_seconds, close)
+    if sock is not None:
+        eventslots.watch().watch(sock, client_left)
+    body = svc.stream(h, types, exts, last_id, cfg.events_heartbeat, cfg.events_max_seconds, close, gone)
     resp = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     resp.call_on_close(close)
     return _headers(resp)

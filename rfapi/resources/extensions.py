@@ -1,7 +1,7 @@
 """Extensions (users, devices) and the extensions cache listing."""
 from __future__ import annotations
 
-from ..params import Param
+from ..params import Param, require_changes
 from ..routing import Resource
 from ..services import extcache, extimport, importrows
 from ..services import extensions as svc
@@ -168,6 +168,7 @@ UPDATE_PARAMS = [
                 params=UPDATE_PARAMS, response=EXTENSION, errors=(400, 404, 409, 502, 503, 504),
                 path_params={"extension": "extension number"})
 def update_extension(params, extension):
+    require_changes(UPDATE_PARAMS)
     return svc.update(extension, params)
 
 

@@ -172,4 +172,5 @@ def update_did(did: str, params: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
     if not changed:
         return route, "Unchanged: every value sent is already set"
     audit.record("did.update", {"route": route, "changed": changed})
+    events.changed("did", "updated", did=did, cidnum=route.get("cidnum") or "", changed=changed, needreload=True)
     return route, "Updated: " + ", ".join(changed)

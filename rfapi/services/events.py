@@ -43,7 +43,7 @@ from flask import current_app
 from ..adapters import files
 from ..adapters.ami import EventFeed, Message
 from ..errors import ServiceUnavailable
-from . import livestate
+from . import eventslots, livestate
 
 log = logging.getLogger("rfapi.events")
 
@@ -65,11 +65,17 @@ _DEVICE = re.compile(r"^(?:PJSIP|SIP|IAX2)/([0-9]{2,10})(?:-[0-9a-f]+)?$")
 
 
 def max_streams() -> int:
-    """Streams one process serves at most (deploy/gunicorn.conf.py adds as many threads)."""
-    try:
-        return max(1, int(os.environ.get("RFAPI_EVENT_STREAMS", "") or 128))
-    except ValueError:
-        return 128
+    """Streams the whole box serves at most, over every worker: RFAPI_EVENT_CAPACITY
+    (deploy/gunicorn.conf.py sets it to workers x RFAPI_EVENT_STREAMS and gives every
+    worker's thread pool room for that many), else RFAPI_EVENT_STREAMS (one process)."""
+    for name in ("RFAPI_EVENT_CAPACITY", "RFAPI_EVENT_STREAMS"):
+        try:
+            raw = os.environ.get(name, "")
+            if raw:
+                return max(1, int(raw))
+        except ValueError:
+            continue
+    return 128
 
 
 def utc(t: float) -> str:
@@ -402,6 +408,10 @@ class Hub:
         self._last: Dict[Tuple[str, str], Any] = {}
         self._feed_gen = 0
         self.journal = Journal(cache_dir)
+        self.slots = eventslots.BoxSlots(cache_dir, self.origin)
+        # Bumped by any worker that finds the box full: every stream then writes a probe.
+        self.probe_counter = files.SharedCounter(os.path.join(cache_dir, eventslots.PROBE_COUNTER))
+        self.probes = 0
         self._journal_thread: Optional[threading.Thread] = None
         self.feed: EventFeed = ami.subscribe(livestate.FEED, AMI_EVENTS, self._on_ami, self._on_connect,
                                              mask=AMI_MASK)
@@ -465,6 +475,7 @@ class Hub:
     def _journal_loop(self) -> None:
         reader = _JournalReader(self.journal)
         last = self.journal.counter.value
+        last_probe = self.probe_counter.value
         idle_since = None
         try:
             while not self._closed:
@@ -478,12 +489,20 @@ class Hub:
                         if not self._subscribers:
                             self._journal_thread = None
                             return
+                probe = self.probe_counter.value
+                if probe != last_probe:
+                    last_probe = probe
+                    with self._cond:
+                        self.probes += 1
+                        self._cond.notify_all()
                 cur = self.journal.counter.value
                 if cur is not None and cur == last:
                     continue
                 last = cur
                 for rec in reader.read():
                     exts = [rec["extension"]] if isinstance(rec.get("extension"), str) else []
+                    if isinstance(rec.get("extensions"), list):  # an import names every extension
+                        exts += [e for e in rec["extensions"] if isinstance(e, str)]
                     self.publish("config", rec, exts)
         except Exception:
             log.exception("events journal reader stopped")
@@ -491,11 +510,26 @@ class Hub:
             reader.close()
 
     # -- subscribing (request threads) --------------------------------------------------
-    def open(self) -> None:
+    def open(self, wait: float = 0.0) -> None:
+        """Take a slot of the box, or 503. When the box is full, every stream of every worker
+        is asked to probe its client (``wait`` s at most): behind Apache a client that left is
+        noticed only when Apache next writes to it, and then rfapi's socket closes at once."""
+        limit = max_streams()
+        if not self.slots.claim(limit):
+            ok = False
+            if wait > 0:
+                try:
+                    self.probe_counter.bump()
+                except OSError:
+                    pass
+                deadline = time.monotonic() + wait
+                while not ok and time.monotonic() < deadline:
+                    time.sleep(eventslots.CLAIM_RETRY)
+                    ok = self.slots.claim(limit)
+            if not ok:
+                raise ServiceUnavailable("Too many event streams on this PBX (%d); try again later" % limit,
+                                         headers={"Retry-After": "2"})
         with self._cond:
-            if self._subscribers >= max_streams():
-                raise ServiceUnavailable("Too many event streams on this worker (%d); try again later"
-                                         % max_streams())
             self._subscribers += 1
             if self._journal_thread is None or not self._journal_thread.is_alive():
                 self._journal_thread = threading.Thread(target=self._journal_loop, name="rfapi-events-journal",
@@ -506,6 +540,12 @@ class Hub:
     def leave(self) -> None:
         with self._cond:
             self._subscribers -= 1
+        self.slots.release()
+
+    def wake(self) -> None:
+        """Wake every waiting subscriber (one of them has to notice its client left)."""
+        with self._cond:
+            self._cond.notify_all()
 
     @property
     def subscribers(self) -> int:
@@ -590,8 +630,10 @@ def hub() -> Hub:
 
 
 def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_id: Optional[str],
-           heartbeat: float, max_seconds: float, on_close: Callable[[], None]) -> Iterator[bytes]:
-    """The SSE body of one subscriber (``h.open()`` was called; ``on_close`` runs at the end)."""
+           heartbeat: float, max_seconds: float, on_close: Callable[[], None],
+           gone: Optional[threading.Event] = None) -> Iterator[bytes]:
+    """The SSE body of one subscriber (``h.open()`` was called; ``on_close`` runs at the end;
+    ``gone`` is set when the client closed the connection: the stream ends at once)."""
     try:
         cursor, resync = h.start(last_id)
         # The first bytes go out at once: headers flushed, the client knows it is connected.
@@ -601,6 +643,7 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
                                          "and /registrations")
         yield first
         started = last_write = time.monotonic()
+        probes, probe_again = h.probes, None
         while True:
             now = time.monotonic()
             if max_seconds and now - started >= max_seconds:
@@ -608,7 +651,18 @@ def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_i
             wait = heartbeat - (now - last_write)
             if max_seconds:
                 wait = min(wait, max_seconds - (now - started))
+            if probe_again is not None:
+                wait = min(wait, probe_again - now)
             events, cursor, dropped = h.wait(cursor, max(0.0, wait))
+            if gone is not None and gone.is_set():
+                return
+            if h.probes != probes or (probe_again is not None and time.monotonic() >= probe_again):
+                # The box is full: show whether our client is still there. The first write after a
+                # client left may still be accepted (its RST comes back), the second fails.
+                again = h.probes != probes
+                probes = h.probes
+                probe_again = time.monotonic() + eventslots.PROBE_AGAIN if again else None
+                yield eventslots.PROBE
             h.feed.touch()
             if dropped:
                 yield h.control("dropped", dropped)

@@ -1212,6 +1212,7 @@ def update(number: str, p: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
             result = current_entry(db, n, _after_state(before, ch.ops), vm.text)
     extcache.invalidate()
     audit.record("extension.update", {"extension": n, "changed": ch.changed})
+    events.changed("extension", "updated", extension=n, changed=ch.changed, needreload=True)
     return result, "Updated: " + ", ".join(ch.changed)
 
 

@@ -27,7 +27,7 @@ from ..dao import extensions as dao
 from ..dao import framework as fw_dao
 from ..errors import ApiError, BadRequest
 from ..runtime import runtime
-from . import catalog, csvsafe, extcache, importrows, vmconf
+from . import catalog, csvsafe, events, extcache, importrows, vmconf
 from . import extensions as ext
 
 FIELDS = importrows.FIELDS
@@ -265,6 +265,9 @@ def run(p: Dict[str, Any], add_params, update_params) -> Tuple[Dict[str, Any], s
                                            "updated": counts["update"],
                                            "rows": [{"row": r.index, "extension": r.number, "action": r.action}
                                                     for r in todo]})
+        events.changed("extension", "imported", extensions=sorted(r.number for r in todo),
+                       created=sorted(r.number for r in todo if r.action == "create"),
+                       updated=sorted(r.number for r in todo if r.action == "update"), needreload=True)
     message = "Imported: %d created, %d updated, %d unchanged" % (counts["create"], counts["update"],
                                                                  counts["unchanged"])
     if any("secret" in r for r in summary["report"]):

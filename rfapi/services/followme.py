@@ -31,7 +31,7 @@ from ..dao import followme as dao
 from ..dao import framework as framework_dao
 from ..errors import ApiError, BadRequest, NotFound
 from ..runtime import runtime
-from . import extcache
+from . import events, extcache
 from .dids import retry_tx
 
 log = logging.getLogger("rfapi.followme")
@@ -303,6 +303,10 @@ def apply(ext: str, action: str, number: Optional[str]) -> Tuple[Dict[str, Any],
         if live_state is not None:
             _notify_devstate(ext, *live_state)
         audit.record("followme.%s" % action, result)
+        # The group's row (created, or its list changed) means need-reload; enable/disable is AstDB only.
+        sql = result["created"] or action in ("addExternal", "removeExternal")
+        events.changed("followme", "created" if result["created"] else "updated", extension=ext, change=action,
+                       enabled=result["enabled"], grplist=result["grplist"], needreload=True if sql else None)
     return result, message
 
 
