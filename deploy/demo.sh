@@ -25,6 +25,8 @@ rfapi demo — API user: api   password: $DEMO_PASSWORD
 Ctrl-C stops it.
 
 INFO
-# 4 request threads + room for 128 /events streams per worker (as deploy/gunicorn.conf.py).
-RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_EVENT_STREAMS=128 .venv/bin/gunicorn --bind 127.0.0.1:8080 --workers 2 \
-    --threads 132 'rfapi:create_app()'
+# Served exactly as on a PBX: deploy/gunicorn.conf.py (workers, threads, event
+# streams, request-size limits that leave 414/431 to rfapi's JSON answer, logging).
+# Only the bind differs: loopback TCP instead of the unix socket Apache uses.
+RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_BIND=127.0.0.1:8080 \
+    .venv/bin/gunicorn --config deploy/gunicorn.conf.py 'rfapi:create_app()'
