@@ -78,6 +78,24 @@ def _links(spec: RouteSpec, specs: List[RouteSpec]) -> Dict[str, Any]:
     return links
 
 
+PATH_SEGMENT = {"type": "string", "pattern": r"^[^/\x00-\x1f\x7f-\x9f\u2028\u2029]+$"}
+
+
+def _path_parameter(name: str, declared: Any) -> Dict[str, Any]:
+    """A path variable: a description, or a Param whose pattern/enum and example the
+    document shows (a name that does not match is answered 400 or 404)."""
+    out: Dict[str, Any] = {"name": name, "in": "path", "required": True, "schema": dict(PATH_SEGMENT)}
+    if isinstance(declared, str):
+        out["description"] = declared
+        return out
+    out["description"] = declared.description
+    if declared.pattern or declared.enum:
+        out["schema"] = {k: v for k, v in declared.schema().items() if k not in ("description", "example")}
+    if declared.example is not None:
+        out["example"] = declared.example
+    return out
+
+
 def _op_id(spec: RouteSpec) -> str:
     return "%s_%s" % (spec.method.lower(), re.sub(r"[^A-Za-z0-9]+", "_", spec.rule).strip("_"))
 
@@ -95,10 +113,7 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
             op["description"] = spec.description
         parameters = []
         for name in re.findall(r"<(?:[a-z]+:)?([A-Za-z_]+)>", spec.rule):
-            parameters.append({"name": name, "in": "path", "required": True,
-                               "description": spec.path_params.get(name, ""),
-                               "schema": {"type": "string",
-                                          "pattern": r"^[^/\x00-\x1f\x7f-\x9f\u2028\u2029]+$"}})
+            parameters.append(_path_parameter(name, spec.path_params.get(name, "")))
         responses: Dict[str, Any] = {}
         if spec.planned:
             responses["501"] = _response(501, None, "Planned, not implemented yet")

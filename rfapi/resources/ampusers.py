@@ -21,9 +21,10 @@ ADMIN = {
     },
     "required": ["username", "sections", "full_access"],
 }
-USER_PATH = {"username": "The administrator's user name"}
+USER_PATH = {"username": Param("username", required=True, example="ops",
+                              description="The administrator's user name")}
 
-_PASSWORD = Param("password", required=True, secret=True, max_length=255,
+_PASSWORD = Param("password", required=True, secret=True, max_length=255, example="a long passphrase",
                   description="Stored only as FreePBX's SHA-1 hash; a 40-hex-digit value is hashed too "
                               "(never taken as a pre-computed hash)")
 _SECTIONS = Param("sections", kind="array", required=True, max_length=190,

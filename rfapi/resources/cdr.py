@@ -126,7 +126,8 @@ def search(params):
 # -- call recordings ------------------------------------------------------------------
 
 _CHUNK = 64 * 1024
-REC_PATH = {"uniqueid": "cdr.uniqueid of the call (exactly), e.g. 1718112615.405"}
+REC_PATH = {"uniqueid": Param("uniqueid", required=True, example="1718112615.405",
+                              description="cdr.uniqueid of the call (exactly), e.g. 1718112615.405")}
 
 
 def _file_body(fh, start: int, length: int):

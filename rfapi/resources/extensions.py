@@ -89,13 +89,14 @@ CALLWAITING = dict(enum=("enabled", "disabled") + tuple(sorted(w for w in TRUE |
                    messages={"enum": "must be enabled or disabled"})
 DEST = dict(pattern=svc.DEST_RE.pattern, messages={
     "pattern": "must be context,exten,priority (see /pbx/framework/destinations), or '' for none"})
+EXT_PATH = {"extension": Param("extension", required=True, example="150", description="extension number")}
 REC_HELP = "always | dontcare | never (FreePBX's force, yes, no also accepted; always is stored as force)"
 
 ADD_PARAMS = [
     Param("extension", required=True, max_length=10, **NUMBER,
           description="2-10 digits; a number no extension, ring group, queue, ... of the PBX uses yet",
           example="150"),
-    Param("exttype", required=True, enum=svc.EXTTYPES,
+    Param("exttype", required=True, enum=svc.EXTTYPES, example="pjsip",
           description="sip = the PBX's SIP driver (PJSIP unless ASTSIPDRIVER is chan_sip); pjsip, chansip, virtual"),
     Param("displayname", **DISPLAYNAME, check=svc.check_displayname, description="default: the extension number"),
     Param("secret", secret=True, **SECRET,
@@ -131,7 +132,7 @@ def add_extension(params):
                               description="also remove the voicemail folder (messages, greetings)")],
                 response=dict(EXTENSION, properties=dict(EXTENSION["properties"],
                                                          voicemail_deleted={"type": "boolean"})),
-                errors=(404, 409, 502, 503, 504), path_params={"extension": "extension number"})
+                errors=(404, 409, 502, 503, 504), path_params=EXT_PATH)
 def delete_extension(params, extension):
     return svc.delete(extension, params), "Deleted"
 
@@ -196,7 +197,7 @@ UPDATE_PARAMS = [
                             "writes nothing. Same guarantees as create: per-number lock, one transaction, AstDB "
                             "and voicemail.conf undone on failure. Sets need-reload when anything changed.",
                 params=UPDATE_PARAMS, response=EXTENSION, errors=(400, 404, 409, 502, 503, 504),
-                path_params={"extension": "extension number"})
+                path_params=EXT_PATH)
 def update_extension(params, extension):
     return svc.update(extension, params)
 
@@ -213,7 +214,7 @@ def list_extensions(params):
 
 
 @resource.route("/extensions/<extension>", "GET", summary="One extension (from the extensions cache)",
-                params=[SECRETS], response=EXTENSION, errors=(404, 503), path_params={"extension": "extension number"})
+                params=[SECRETS], response=EXTENSION, errors=(404, 503), path_params=EXT_PATH)
 def get_extension(params, extension):
     entry = extcache.one(extension)
     if entry is None:
@@ -251,8 +252,9 @@ def export_extensions(params):
                             "400 with the per-row report and nothing written. Then one change for all rows, undone "
                             "as a whole if a step fails. need-reload once, one audit line.",
                 params=[Param("file", kind="file", secret=True, description="CSV (or JSON array) of rows"),
-                        Param("rows", kind="json", secret=True, description="JSON array of row objects"),
-                        Param("dry_run", kind="boolean", default=False,
+                        Param("rows", kind="json", secret=True, description="JSON array of row objects",
+                              example=[{"extension": "152", "tech": "pjsip"}]),
+                        Param("dry_run", kind="boolean", default=False, example=True,
                               description="validate every row against the PBX and answer the report; change "
                                           "nothing"),
                         Param("mode", enum=("auto", "create"), default="auto",
