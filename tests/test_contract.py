@@ -16,7 +16,7 @@ AMI peer and the fwconsole stand-in. For every operation of the served
 * a stateful run follows the document's links (POST /extension/add ->
   GET /extensions/{extension} -> DELETE /extension/{extension}, the admins alike).
 
-RFAPI_CONTRACT_EXAMPLES (default 5) generated examples per mode and operation,
+RFAPI_CONTRACT_EXAMPLES (default 12) generated examples per mode and operation,
 derandomized. The counts are printed (``-s``): requests and 2xx per write operation.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ from rfapi.openapi import document
 from tests.support import dbworld, world
 from tests.test_gunicorn import start_gunicorn
 
-EXAMPLES = int(os.environ.get("RFAPI_CONTRACT_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("RFAPI_CONTRACT_EXAMPLES", "12"))
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 POSITIVE_CHECKS = [not_a_server_error, oas.status_code_conformance, oas.content_type_conformance,
@@ -162,7 +162,7 @@ def _excluded(method: str, path: str) -> set:
     return {name for (m, p, name) in EXCLUDED if (m, p) == (method, path)}
 
 
-def run_operation(op, url: str, auth: Dict[str, str]) -> Dict[int, int]:
+def run_operation(op, url: str, auth: Dict[str, str], examples: int = EXAMPLES) -> Dict[int, int]:
     method, path = op.method.upper(), op.path
     session = requests.Session()
     seen: Dict[int, int] = {}
@@ -190,7 +190,7 @@ def run_operation(op, url: str, auth: Dict[str, str]) -> Dict[int, int]:
     seed(requests.Session(), url, method, path, auth)
     for strategy in op.get_strategies_from_examples(fill_missing=True):
         one(st_examples.generate_one(strategy), GenerationMode.POSITIVE)
-    kw = dict(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+    kw = dict(max_examples=examples, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck), phases=[Phase.generate])
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         @settings(**kw)
@@ -245,3 +245,112 @@ def test_links_are_followed_statefully(served):
     linked = [s for s in steps if "{" in s[0] and s[1] < 300]
     print("stateful: %d requests, %d along links answered 2xx" % (len(steps), len(linked)))
     assert steps
+
+
+# -- the rules the document states, as rfapi applies them --------------------------------
+def test_a_route_word_is_refused_as_an_admin_name(served):
+    """GET /ampusers/add is the list: an admin named add could never be read alone."""
+    pbx, url, schema = served
+    doc = requests.get(url + "/api/v1/openapi.json", timeout=10).json()
+    username = doc["paths"]["/api/v1/ampusers/add"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"]["properties"]["username"]
+    assert username["not"] == {"enum": ["add"]}
+    r = requests.post(url + "/api/v1/ampusers/add", headers=pbx.auth, timeout=10,
+                      json={"username": "add", "password": "a long passphrase", "sections": ["*"]})
+    assert r.status_code == 400
+    assert r.json()["data"]["errors"] == {"username": "must not be 'add': /ampusers/add is a route (add)"}
+    assert pbx.sql("SELECT username FROM ampusers WHERE username = 'add'") == []
+
+
+def test_route_words_come_from_the_route_table():
+    from rfapi.routing import route_words, words_beside
+
+    assert route_words("/ampusers/<username>") == ["add"]
+    assert route_words("/extensions/<extension>") == ["export", "import"]
+    assert route_words("/followme/<extension>/<entry>") == ["status"]
+    assert words_beside("/x/<name>", ["/x/<name>", "/x/new", "/x/new/more", "/y/old"]) == ["new"]
+
+
+@pytest.mark.parametrize("body,field,why", [
+    ({"extension": 150, "exttype": "pjsip"}, "extension", "must be a string"),
+    ({"extension": ["150"], "exttype": "pjsip"}, "extension", "must be a string"),
+    ({"extension": "150", "exttype": "pjsip", "followme": True, "followmegrptime": 2.5}, "followmegrptime",
+     "must be a whole number"),
+    ({"extension": "150", "exttype": "pjsip", "voicemail": 1}, "voicemail", "must be a boolean"),
+    ({"extension": "150", "exttype": "pjsip", "secret": "short-1"}, "secret",
+     "is too short: a SIP secret needs at least 12 characters (omit it to have a 32-character one generated)"),
+    ({"extension": "1", "exttype": "pjsip"}, "extension", "must be 2 to 10 digits"),
+    ({"extension": "150", "exttype": "pjsip", "recInternalIn": "Always"}, "recInternalIn",
+     "must be one of: always, dontcare, never (FreePBX's force, yes, no are accepted too)"),
+])
+def test_a_json_value_has_its_documented_type_or_its_text(served, body, field, why):
+    pbx, url, _ = served
+    r = requests.post(url + "/api/v1/extension/add", headers=pbx.auth, json=body, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["data"]["errors"] == {field: why}
+
+
+def test_text_forms_and_empty_values_are_what_the_document_says(served):
+    """'' and null are "not sent"; booleans and numbers may come as their text."""
+    pbx, url, _ = served
+    r = requests.post(url + "/api/v1/extension/add", headers=pbx.auth, timeout=30, json={
+        "extension": "158", "exttype": "pjsip", "secret": "", "email": None, "followme": "yes",
+        "followmegrptime": "25", "recPriority": 3})
+    assert r.status_code == 201, r.text
+    data = r.json()["data"]
+    assert (data["followme"], data["followmegrptime"], data["recPriority"], data["email"]) == (True, 25, 3, None)
+    assert len(data["secret"]) == 32  # '' is "not sent": one was generated
+
+
+def test_every_operation_documents_the_limits_and_the_request_id():
+    doc = document(resources.all_specs())
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            codes = set(op["responses"])
+            if "Planned" in op["summary"]:
+                continue
+            assert {"414", "431", "503", "504"} <= codes, (method, path, codes)
+            assert ("413" in codes) == (method in ("post", "put", "patch", "delete")), (method, path)
+            for resp in op["responses"].values():
+                assert resp["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/X-Request-Id"}
+
+
+def test_the_contract_checks_catch_a_looser_server(pbx):
+    """A server that accepts what its document refuses, and one that answers an
+    undocumented status: the same run_operation must fail on both."""
+    from werkzeug.serving import make_server
+    import threading
+
+    from rfapi.http import BadRequest
+    from rfapi.params import Param
+    from rfapi.routing import Resource
+
+    res = Resource("zz_contractcheck")  # registered nowhere but this test's app
+
+    @res.route("/zz/word", "POST", params=[Param("word", required=True, max_length=20)],
+               response={"type": "object"})
+    def word(params):
+        return {}
+
+    @res.route("/zz/teapot", "GET", response={"type": "object"})
+    def teapot(params):
+        raise BadRequest({"x": "an undocumented 400"})
+
+    doc = document(res.specs)
+    # The document is stricter than the route: a word is lower-case letters.
+    props = doc["paths"]["/api/v1/zz/word"]["post"]["requestBody"]["content"]
+    for media in props.values():
+        media["schema"]["properties"]["word"] = {"type": "string", "pattern": "^[a-z]+$", "minLength": 1}
+    pbx.app.register_blueprint(res.blueprint, url_prefix="/api/v1")
+    srv = make_server("127.0.0.1", 0, pbx.app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % srv.server_port
+        schema = schemathesis.openapi.from_dict(doc)
+        with pytest.raises(AssertionError, match="Schema-violating request accepted"):
+            run_operation(schema["/api/v1/zz/word"]["POST"], url, pbx.auth, examples=40)
+        with pytest.raises(AssertionError, match="Undocumented status code"):
+            run_operation(schema["/api/v1/zz/teapot"]["GET"], url, pbx.auth)
+    finally:
+        srv.shutdown()
+        srv.server_close()
