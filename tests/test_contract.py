@@ -43,6 +43,9 @@ from rfapi.openapi import document
 from tests.support import dbworld, world
 from tests.test_gunicorn import start_gunicorn
 
+# One world and one gunicorn for the whole file: under pytest-xdist its tests stay together.
+pytestmark = pytest.mark.xdist_group("contract")
+
 EXAMPLES = int(os.environ.get("RFAPI_CONTRACT_EXAMPLES", "12"))
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
