@@ -247,6 +247,8 @@ class Param:
             if k == "digits" and not re.fullmatch(r"[0-9]+", val):
                 raise ValueError("must be digits only")
             if self.pattern and not re.fullmatch(self.pattern, val):
+                if self.check is not None:
+                    self.check(val)  # its message may name what is wrong (which item of a list)
                 raise ValueError(self._msg("pattern", self.pattern_help or "has an invalid format"))
             if val in self.reserved():
                 raise ValueError("must not be %r: %s is a route (%s)" % (

@@ -357,3 +357,20 @@ def test_the_contract_checks_catch_a_looser_server(pbx):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_the_demo_serves_under_the_shipped_gunicorn_config():
+    """README command 1 is the product: deploy/demo.sh runs gunicorn with
+    deploy/gunicorn.conf.py and overrides nothing but the bind (an environment variable
+    the config file reads), so its 414/431 are rfapi's JSON answers as on a PBX."""
+    import re
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parent.parent / "deploy" / "demo.sh").read_text()
+    command = re.sub(r"\\\n\s*", "", script).strip().splitlines()[-1]
+    words = command.split()
+    assert words[words.index(".venv/bin/gunicorn") + 1:] == ["--config", "deploy/gunicorn.conf.py",
+                                                             "'rfapi:create_app()'"]
+    settings_env = [w for w in words[:words.index(".venv/bin/gunicorn")]]
+    assert settings_env == ['RFAPI_CONFIG="$ROOT/rfapi.ini"', "RFAPI_BIND=127.0.0.1:8080"]
+    assert "RFAPI_BIND" in (Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py").read_text()
