@@ -96,6 +96,15 @@ def _path_parameter(name: str, declared: Any) -> Dict[str, Any]:
     return out
 
 
+def _no_null(schema: Any) -> Any:
+    """The schema without ``nullable``: for query strings and forms, which carry only text."""
+    if isinstance(schema, dict):
+        return {k: _no_null(v) for k, v in schema.items() if k != "nullable"}
+    if isinstance(schema, list):
+        return [_no_null(v) for v in schema]
+    return schema
+
+
 def _op_id(spec: RouteSpec) -> str:
     return "%s_%s" % (spec.method.lower(), re.sub(r"[^A-Za-z0-9]+", "_", spec.rule).strip("_"))
 
@@ -122,7 +131,7 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                 for p in spec.params:
                     parameters.append({"name": p.name, "in": "query", "required": p.required,
                                        "description": p.description,
-                                       "schema": p.schema(),
+                                       "schema": _no_null(p.schema()),
                                        **({"style": "form", "explode": True} if p.kind == "array" else {})})
             elif spec.params:
                 props = {p.name: p.schema() for p in spec.params}
@@ -131,15 +140,16 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                                                "additionalProperties": False}
                 if required:
                     body_schema["required"] = required
+                text_schema = _no_null(body_schema)  # a form has no null, only text
                 op["requestBody"] = {"required": bool(required), "content": {
                     "application/json": {"schema": body_schema},
-                    "application/x-www-form-urlencoded": {"schema": body_schema},
+                    "application/x-www-form-urlencoded": {"schema": text_schema},
                 }}
                 example = _example(spec)
                 if example is not None:
                     op["requestBody"]["content"]["application/json"]["example"] = example
                 if any(p.kind == "file" for p in spec.params):
-                    op["requestBody"]["content"]["multipart/form-data"] = {"schema": body_schema}
+                    op["requestBody"]["content"]["multipart/form-data"] = {"schema": text_schema}
             if not spec.envelope:
                 responses[str(spec.status)] = {"description": reason(spec.status), "content": {
                     "application/json": {"schema": spec.response or {"type": "object"}}}}

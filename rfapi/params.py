@@ -144,7 +144,7 @@ class Param:
                                "description": "the number as text"}]}
         elif k == "array":
             s = {"anyOf": [s, {"type": "string", "pattern": NO_CONTROL_PATTERN,
-                               "description": "one item, or the list JSON-encoded"}]}
+                               "minLength": 1, "description": "one item, or the list JSON-encoded"}]}
         if k == "json":
             # A JSON body carries the array itself; a form carries its JSON text.
             s = {"anyOf": [s, {"type": "string", "description": "the same array, JSON-encoded"}]}

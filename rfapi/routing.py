@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from flask import Blueprint, Response, g, request
+from werkzeug.routing import BaseConverter, ValidationError
 
 from . import params as P
 from .auth import authenticate
@@ -68,6 +69,30 @@ def route_words(rule: str) -> List[str]:
     return _WORDS[rule]
 
 
+def _word_free(blueprint: Blueprint, rule: str) -> str:
+    """The rule with its last variable unable to match a route word beside it: PUT
+    /ampusers/add is not "change admin add" (a name rfapi refuses) but a method
+    /ampusers/add does not have (405, and Allow lists only what it has)."""
+    m = list(re.finditer(r"<([A-Za-z_]+)>", rule))
+    if not m:
+        return rule
+    name = "rfapi_word_free_%d" % (len(_CONVERTERS) + 1)
+
+    class WordFree(BaseConverter):
+        def to_python(self, value: str) -> str:
+            if value in route_words(rule):
+                raise ValidationError()
+            return value
+
+    _CONVERTERS[name] = WordFree
+    blueprint.record(lambda state: state.app.url_map.converters.setdefault(name, WordFree))
+    last = m[-1]
+    return rule[:last.start()] + "<%s:%s>" % (name, last.group(1)) + rule[last.end():]
+
+
+_CONVERTERS: Dict[str, Any] = {}
+
+
 class Resource:
     """One blueprint per resource (a FreePBX module's worth of routes)."""
 
@@ -102,8 +127,8 @@ class Resource:
     def _add(self, spec: RouteSpec) -> None:
         self.specs.append(spec)
         endpoint = "%s_%s_%s" % (self.name, spec.method.lower(), len(self.specs))
-        self.blueprint.add_url_rule(spec.rule, endpoint, _view(spec), methods=[spec.method],
-                                    provide_automatic_options=False)
+        self.blueprint.add_url_rule(_word_free(self.blueprint, spec.rule), endpoint, _view(spec),
+                                    methods=[spec.method], provide_automatic_options=False)
 
 
 def _view(spec: RouteSpec) -> Callable:

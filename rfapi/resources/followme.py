@@ -45,7 +45,9 @@ def get_status(params, extension):
 
 @resource.route("/followme/<extension>/<entry>", "GET", summary="Whether a number is in the follow-me list",
                 response={"type": "boolean"}, errors=(400, 404, 503, 504),
-                path_params=dict(EXT_PATH, entry="A number (a trailing # is ignored)"))
+                path_params=dict(EXT_PATH, entry=Param("entry", required=True, pattern=followme.NUMBER_PATTERN,
+                                                         example="5558675309",
+                                                         description="A number (a trailing # is ignored)")))
 def get_entry(params, extension, entry):
     return followme.has_entry(extension, entry)
 

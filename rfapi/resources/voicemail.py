@@ -48,7 +48,7 @@ DELETED = {
 }
 
 PATHS = {"ext": Param("ext", required=True, example="101", description="the extension (mailbox)"),
-         "message": Param("message", required=True, example="msg0000",
+         "message": Param("message", required=True, example="msg0000", pattern=voicemail.ID_PATTERN,
                           description="msg_id, msgNNNN (= INBOX/msgNNNN) or <Folder>-msgNNNN")}
 
 
