@@ -90,7 +90,8 @@ def _path_parameter(name: str, declared: Any) -> Dict[str, Any]:
         return out
     out["description"] = declared.description
     if declared.pattern or declared.enum:
-        out["schema"] = {k: v for k, v in declared.schema().items() if k not in ("description", "example")}
+        # only what rfapi checks of a path segment: its pattern or enum
+        out["schema"] = {k: v for k, v in declared.schema().items() if k in ("type", "pattern", "enum", "not")}
     if declared.example is not None:
         out["example"] = declared.example
     return out

@@ -132,10 +132,13 @@ class Param:
             words = self.reserved()
             if words:
                 s["not"] = {"enum": words}
+        bounds = {}  # beside anyOf, where they bind the JSON number and leave its text to the pattern
         if self.minimum is not None:
-            s["minimum"] = self.minimum
+            bounds["minimum"] = self.minimum
         if self.maximum is not None:
-            s["maximum"] = self.maximum
+            bounds["maximum"] = self.maximum
+        if k not in ("integer", "number"):
+            s.update(bounds)
         if k == "integer":
             s = {"anyOf": [s, {"type": "string", "pattern": integer_text_pattern(self.minimum, self.maximum),
                                "description": "the number as text"}]}
@@ -143,8 +146,8 @@ class Param:
             s = {"anyOf": [s, {"type": "string", "pattern": r"^-?[0-9]+(?:\.[0-9]+)?$",
                                "description": "the number as text"}]}
         elif k == "array":
-            s = {"anyOf": [s, {"type": "string", "pattern": NO_CONTROL_PATTERN,
-                               "minLength": 1, "description": "one item, or the list JSON-encoded"}]}
+            s = {"anyOf": [s, dict(item, description="one item (a form's single field; the list "
+                                                     "JSON-encoded is read too)")]}
         if k == "json":
             # A JSON body carries the array itself; a form carries its JSON text.
             s = {"anyOf": [s, {"type": "string", "description": "the same array, JSON-encoded"}]}
@@ -160,6 +163,8 @@ class Param:
             # null in a JSON body is "not sent"
             (s["anyOf"][0] if "anyOf" in s else s)["nullable"] = True
         out: Dict[str, Any] = s
+        if k in ("integer", "number"):
+            out.update(bounds)
         if self.default is not None and not callable(self.default):
             out["default"] = self.default
         desc = self.description

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from flask import Blueprint, Response, g, request
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 from . import params as P
 from .auth import authenticate
@@ -79,10 +79,14 @@ def _word_free(blueprint: Blueprint, rule: str) -> str:
     name = "rfapi_word_free_%d" % (len(_CONVERTERS) + 1)
 
     class WordFree(BaseConverter):
-        def to_python(self, value: str) -> str:
-            if value in route_words(rule):
-                raise ValidationError()
-            return value
+        # Built when the rule joins an app's URL map (every route is declared by then).
+        # A regex, not a to_python refusal: werkzeug checks methods before converting,
+        # so only a segment that does not match at all keeps Allow exact.
+        def __init__(self, url_map, *args, **kwargs):
+            super().__init__(url_map, *args, **kwargs)
+            words = route_words(rule)
+            if words:
+                self.regex = r"(?!(?:%s)$)[^/]+" % "|".join(re.escape(w) for w in words)
 
     _CONVERTERS[name] = WordFree
     blueprint.record(lambda state: state.app.url_map.converters.setdefault(name, WordFree))
