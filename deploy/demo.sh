@@ -25,7 +25,8 @@ rfapi demo — API user: api   password: $DEMO_PASSWORD
 Ctrl-C stops it.
 
 INFO
-# As deploy/gunicorn.conf.py: 2 workers x 128 = 256 /events streams for the box, and room in
-# every worker for all of them (the kernel does not spread streams evenly) + 4 request threads.
-RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_EVENT_STREAMS=128 RFAPI_EVENT_CAPACITY=256 .venv/bin/gunicorn \
-    --bind 127.0.0.1:8080 --workers 2 --threads 260 'rfapi:create_app()'
+# Served exactly as on a PBX: deploy/gunicorn.conf.py (workers, threads, event
+# streams, request-size limits that leave 414/431 to rfapi's JSON answer, logging).
+# Only the bind differs: loopback TCP instead of the unix socket Apache uses.
+RFAPI_CONFIG="$ROOT/rfapi.ini" RFAPI_BIND=127.0.0.1:8080 \
+    .venv/bin/gunicorn --config deploy/gunicorn.conf.py 'rfapi:create_app()'

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-PATTERN = r"[^,]+,[^,]+,[^,]+"
+# No control character in a part (rfapi refuses them everywhere; the document says so here too).
+PATTERN = r"[^,\x00-\x1f\x7f-\x9f\u2028\u2029]+,[^,\x00-\x1f\x7f-\x9f\u2028\u2029]+,[^,\x00-\x1f\x7f-\x9f\u2028\u2029]+"
 HELP = "must be context,exten,priority"
 MATCH = re.compile(PATTERN)
 

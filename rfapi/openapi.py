@@ -30,8 +30,11 @@ ERRORS_SCHEMA = {
 }
 
 
+REQUEST_ID = {"$ref": "#/components/headers/X-Request-Id"}
+
+
 def _response(status: int, data_schema=None, description=None) -> Dict[str, Any]:
-    return {"description": description or reason(status),
+    return {"description": description or reason(status), "headers": {"X-Request-Id": REQUEST_ID},
             "content": {"application/json": {"schema": envelope(status, data_schema)}}}
 
 
@@ -42,6 +45,78 @@ def _file_schema(content_type: str) -> Dict[str, Any]:
     return {"type": "string", "format": "binary"}
 
 
+# What any route may answer before (or instead of) its own work: the request limits
+# rfapi.app.RequestLimits and Flask's body limit apply to every route, and every route
+# that reads the database or Asterisk answers 503/504 when they are down or slow.
+LIMITS = {
+    413: "The body is over [api] max_body_bytes",
+    414: "The path and query string are over 4094 bytes",
+    431: "A header field is over 8190 bytes",
+}
+UNAVAILABLE = {
+    503: "The database, Asterisk (AMI) or fwconsole is unreachable, or a lock was busy (Retry-After)",
+    504: "The database, Asterisk or fwconsole did not answer in time",
+}
+
+
+def _example(spec: RouteSpec) -> Any:
+    """A valid request body from the parameters' examples (when every required one has
+    one): what a rule the schema cannot say (e.g. "a number not in use yet") looks like."""
+    if not spec.params or any(p.required and p.example is None for p in spec.params):
+        return None
+    example = {p.name: p.example for p in spec.params if p.example is not None}
+    return example or None
+
+
+def _links(spec: RouteSpec, specs: List[RouteSpec]) -> Dict[str, Any]:
+    """A create (201) whose answer holds the new thing's name links to the routes of the
+    same resource that take that name in their path (POST /extension/add -> GET
+    /extensions/{extension}, DELETE /extension/{extension})."""
+    props = (spec.response or {}).get("properties") or {}
+    links = {}
+    for other in specs:
+        if other is spec or other.tag != spec.tag or other.planned:
+            continue
+        names = re.findall(r"<(?:[a-z]+:)?([A-Za-z_]+)>", other.rule)
+        if len(names) == 1 and names[0] in props:
+            links["%s%s" % (other.method.capitalize(), _op_id(other).split("_", 1)[1].title().replace("_", ""))] = {
+                "operationId": _op_id(other),
+                "parameters": {names[0]: "$response.body#/data/%s" % names[0]}}
+    return links
+
+
+PATH_SEGMENT = {"type": "string", "pattern": r"^[^/\x00-\x1f\x7f-\x9f\u2028\u2029]+$"}
+
+
+def _path_parameter(name: str, declared: Any) -> Dict[str, Any]:
+    """A path variable: a description, or a Param whose pattern/enum and example the
+    document shows (a name that does not match is answered 400 or 404)."""
+    out: Dict[str, Any] = {"name": name, "in": "path", "required": True, "schema": dict(PATH_SEGMENT)}
+    if isinstance(declared, str):
+        out["description"] = declared
+        return out
+    out["description"] = declared.description
+    if declared.pattern or declared.enum:
+        # only what rfapi checks of a path segment: its pattern or enum
+        out["schema"] = {k: v for k, v in declared.schema().items() if k in ("type", "pattern", "enum", "not")}
+    if declared.example is not None:
+        out["example"] = declared.example
+    return out
+
+
+def _no_null(schema: Any) -> Any:
+    """The schema without ``nullable``: for query strings and forms, which carry only text."""
+    if isinstance(schema, dict):
+        return {k: _no_null(v) for k, v in schema.items() if k != "nullable"}
+    if isinstance(schema, list):
+        return [_no_null(v) for v in schema]
+    return schema
+
+
+def _op_id(spec: RouteSpec) -> str:
+    return "%s_%s" % (spec.method.lower(), re.sub(r"[^A-Za-z0-9]+", "_", spec.rule).strip("_"))
+
+
 def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
     """The OpenAPI 3 document of these routes (every route: ``resources.all_specs()``)."""
     paths: Dict[str, Dict[str, Any]] = {}
@@ -50,16 +125,12 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
         by_rule.setdefault(spec.rule, set()).add(spec.method)
     for spec in specs:
         path = PREFIX + re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", spec.rule)
-        op: Dict[str, Any] = {"tags": [spec.tag], "summary": spec.summary,
-                              "operationId": "%s_%s" % (spec.method.lower(),
-                                                        re.sub(r"[^A-Za-z0-9]+", "_", spec.rule).strip("_"))}
+        op: Dict[str, Any] = {"tags": [spec.tag], "summary": spec.summary, "operationId": _op_id(spec)}
         if spec.description and spec.description != spec.summary:
             op["description"] = spec.description
         parameters = []
         for name in re.findall(r"<(?:[a-z]+:)?([A-Za-z_]+)>", spec.rule):
-            parameters.append({"name": name, "in": "path", "required": True,
-                               "description": spec.path_params.get(name, ""),
-                               "schema": {"type": "string", "pattern": r"^[^/]+$"}})
+            parameters.append(_path_parameter(name, spec.path_params.get(name, "")))
         responses: Dict[str, Any] = {}
         if spec.planned:
             responses["501"] = _response(501, None, "Planned, not implemented yet")
@@ -68,7 +139,7 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                 for p in spec.params:
                     parameters.append({"name": p.name, "in": "query", "required": p.required,
                                        "description": p.description,
-                                       "schema": p.schema(),
+                                       "schema": _no_null(p.schema()),
                                        **({"style": "form", "explode": True} if p.kind == "array" else {})})
             elif spec.params:
                 props = {p.name: p.schema() for p in spec.params}
@@ -81,8 +152,15 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                 # cannot build a body offered in several): JSON, or multipart where a file is
                 # uploaded. The server reads the same fields form-encoded too (a query string,
                 # application/x-www-form-urlencoded, multipart), as the description says.
-                ctype = "multipart/form-data" if any(p.kind == "file" for p in spec.params) else "application/json"
-                op["requestBody"] = {"required": bool(required), "content": {ctype: {"schema": body_schema}},
+                if any(p.kind == "file" for p in spec.params):
+                    ctype, schema = "multipart/form-data", _no_null(body_schema)  # a form has no null
+                else:
+                    ctype, schema = "application/json", body_schema
+                media: Dict[str, Any] = {"schema": schema}
+                example = _example(spec)
+                if example is not None:
+                    media["example"] = example
+                op["requestBody"] = {"required": bool(required), "content": {ctype: media},
                                      "description": "Also accepted: the same fields form-encoded "
                                                     "(application/x-www-form-urlencoded or multipart/form-data)"
                                                     + (" or as a JSON object" if ctype != "application/json"
@@ -113,6 +191,16 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                 responses["429"] = _response(429, None, "Too many failed logins from this address")
             for code in spec.errors:
                 responses.setdefault(str(code), _response(code))
+            for code, why in LIMITS.items():
+                if code != 413 or spec.method in ("POST", "PUT", "PATCH", "DELETE"):
+                    responses.setdefault(str(code), _response(code, None, why))
+            for code, why in UNAVAILABLE.items():
+                responses.setdefault(str(code), _response(code, None, why))
+            links = _links(spec, specs) if spec.status == 201 else {}
+            if links:
+                responses[str(spec.status)]["links"] = links
+            for resp in responses.values():
+                resp.setdefault("headers", {"X-Request-Id": REQUEST_ID})
         if parameters:
             op["parameters"] = parameters
         op["responses"] = responses
@@ -127,7 +215,10 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
                  "description": "Every answer is {status, message, data}. Methods a route does not "
                                 "implement answer 405 with Allow; planned ones 501."},
         "servers": [{"url": server or "/"}],
-        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+                       "headers": {"X-Request-Id": {"required": True, "description": "names the request in "
+                                                    "the access log and error logs",
+                                                    "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}}},
         "security": [{"basic": []}],
         "paths": paths,
     }, specs)

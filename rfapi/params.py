@@ -27,6 +27,19 @@ FALSE = {"0", "false", "no", "off", "n", ""}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# The same rule as a JSON Schema pattern (ECMA-262 and Python read it alike): what
+# the document says of a text parameter that has no narrower pattern of its own.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+
+
+def _any_case(word: str) -> str:
+    return "".join("[%s%s]" % (c.lower(), c.upper()) if c.isalpha() else re.escape(c) for c in word)
+
+
+# The words truthy() takes, as a pattern (any case; '' is no).
+BOOLEAN_WORDS_PATTERN = "^(?:%s)$" % "|".join(_any_case(w) for w in sorted(TRUE | FALSE, key=lambda w: (len(w), w)))
+
+
 def has_control(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
@@ -38,7 +51,7 @@ def truthy(value: Any) -> bool:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        v = value.strip().lower()
+        v = value.lower()
         if v in TRUE:
             return True
         if v in FALSE:
@@ -65,47 +78,113 @@ class Param:
     check: Optional[Callable[[Any], Any]] = None  # extra validation; raise ValueError(why)
     example: Any = None
     empty: bool = False  # '' is a value (it clears the field: PUT), not "not sent"; check() is not called for it
+    # Messages for a broken rule, by rule ("min_length", "max_length", "pattern", "enum"), where the
+    # generic one would not tell the user enough (e.g. how to get a generated secret).
+    messages: Optional[Dict[str, str]] = None
+    # The route whose path variable this value becomes (e.g. "/ampusers/<username>"): the
+    # literal words of the routes beside it ("add" of /ampusers/add) are refused, since
+    # such a name could never be read, changed or deleted by its URL.
+    names: str = ""
+
+    def _msg(self, rule: str, default: str) -> str:
+        return (self.messages or {}).get(rule) or default
+
+    def reserved(self) -> List[str]:
+        if not self.names:
+            return []
+        from .routing import route_words
+
+        return route_words(self.names)
 
     def schema(self) -> Dict[str, Any]:
+        """What the document says of this parameter: every rule convert() and validate()
+        apply, including what '' and null mean (see docs/openapi.md)."""
         k = self.kind
+        s: Dict[str, Any]
         if k == "boolean":
-            s: Dict[str, Any] = {"type": "boolean"}
+            s = {"type": "boolean"}
         elif k == "integer":
             s = {"type": "integer"}
         elif k == "number":
             s = {"type": "number"}
         elif k == "array":
-            s = {"type": "array", "items": {"type": "string", "maxLength": self.max_length}}
-            if self.items_pattern:
-                s["items"]["pattern"] = "^(?:%s)$" % self.items_pattern
-            s["minItems"] = 1
+            item: Dict[str, Any] = {"type": "string", "maxLength": self.max_length,
+                                    "pattern": ("^(?:%s)$" % self.items_pattern) if self.items_pattern
+                                    else NO_CONTROL_PATTERN}
+            s = {"type": "array", "items": item, "minItems": 1}
         elif k == "json":
-            s = {"type": "string", "description": "JSON-encoded"}
+            s = {"type": "array", "items": {"type": "object"}}
         elif k == "file":
-            s = {"type": "string", "format": "binary", "description": "an uploaded file (multipart) or the text"}
+            s = {"type": "string", "format": "binary"}
         else:
             s = {"type": "string", "maxLength": self.max_length}
-            if self.min_length:
-                s["minLength"] = self.min_length
-            if k == "digits":
-                s["pattern"] = r"^[0-9]+$"
+            if self.min_length or self.required:  # a required '' is "is required"
+                s["minLength"] = max(self.min_length, 1)
             if self.pattern:
                 # Validation uses fullmatch(); JSON Schema patterns search: anchor them.
                 s["pattern"] = "^(?:%s)$" % self.pattern
-        if self.enum:
-            s["enum"] = list(self.enum)
+            elif k == "digits":
+                s["pattern"] = r"^[0-9]+$"
+            elif not self.enum:
+                s["pattern"] = NO_CONTROL_PATTERN
+            if self.enum:
+                s["enum"] = list(self.enum)
+            words = self.reserved()
+            if words:
+                s["not"] = {"enum": words}
+        bounds = {}  # beside anyOf, where they bind the JSON number and leave its text to the pattern
         if self.minimum is not None:
-            s["minimum"] = self.minimum
+            bounds["minimum"] = self.minimum
         if self.maximum is not None:
-            s["maximum"] = self.maximum
+            bounds["maximum"] = self.maximum
+        if k not in ("integer", "number"):
+            s.update(bounds)
+        if k == "integer":
+            s = {"anyOf": [s, {"type": "string", "pattern": integer_text_pattern(self.minimum, self.maximum),
+                               "description": "the number as text"}]}
+        elif k == "number":
+            s = {"anyOf": [s, {"type": "string", "pattern": r"^-?[0-9]+(?:\.[0-9]+)?$",
+                               "description": "the number as text"}]}
+        elif k == "array":
+            s = {"anyOf": [s, dict(item, description="one item (a form's single field; the list "
+                                                     "JSON-encoded is read too)")]}
+        if k == "json":
+            # A JSON body carries the array itself; a form carries its JSON text.
+            s = {"anyOf": [s, {"type": "string", "description": "the same array, JSON-encoded"}]}
+        if k == "boolean":
+            s = {"anyOf": [s, {"type": "string", "pattern": BOOLEAN_WORDS_PATTERN,
+                               "description": "1/0, true/false, yes/no, on/off, y/n (any case); '' is false"}]}
+        elif not self.required and not _takes_empty(s):
+            # '' is "not sent" (or, with empty, the value that clears the field): forms and
+            # query strings have no other way to say it.
+            empty = {"type": "string", "enum": [""]}
+            s = {"anyOf": s["anyOf"] + [empty]} if "anyOf" in s else {"anyOf": [s, empty]}
+        if not self.required:
+            # null in a JSON body is "not sent"
+            (s["anyOf"][0] if "anyOf" in s else s)["nullable"] = True
+        out: Dict[str, Any] = s
+        if k in ("integer", "number"):
+            out.update(bounds)
         if self.default is not None and not callable(self.default):
-            s["default"] = self.default
-        if self.description:
-            s["description"] = self.description
-        return s
+            out["default"] = self.default
+        desc = self.description
+        if not self.required and k != "boolean":
+            desc = (desc + "; " if desc else "") + ("'' clears it" if self.empty and "''" not in desc
+                                                   else "" if self.empty else "'' or null: not sent")
+            desc = desc.rstrip("; ")
+        if desc:
+            out["description"] = desc
+        if self.example is not None:
+            out["example"] = self.example
+        return out
 
-    def convert(self, raw: Any) -> Any:
+    def convert(self, raw: Any, typed: bool = False) -> Any:
+        """``typed``: the value came from a JSON body, where it must have its documented
+        JSON type (a string is a string, not a number or a list of one); forms and query
+        strings carry only text."""
         k = self.kind
+        if typed:
+            _typed(self, raw)
         if k == "array":
             values = raw if isinstance(raw, list) else [raw]
             if len(values) == 1 and isinstance(values[0], str) and values[0].strip().startswith("["):
@@ -157,33 +236,85 @@ class Param:
             # ("0123" as a number loses its zero, 1e3 becomes "1000.0").
             raise ValueError("must be a %s" % ("number" if k in ("integer", "number") else "string"))
         if k == "integer":
-            text = str(raw).strip()
+            text = str(raw)
             if not re.fullmatch(r"-?[0-9]{1,18}", text):
                 raise ValueError("must be a whole number")
             val: Any = int(text)
         elif k == "number":
             try:
-                val = float(str(raw).strip())
+                val = float(str(raw))
             except ValueError:
                 raise ValueError("must be a number") from None
             if val != val or val in (float("inf"), float("-inf")):
                 raise ValueError("must be a finite number")
         else:
             val = str(raw)
-            _plain(val, self.max_length)
+            if _CONTROL.search(val):
+                raise ValueError("must not contain control characters (CR, LF, NUL, ...)")
+            if len(val) > self.max_length:
+                raise ValueError(self._msg("max_length", "must be at most %d characters" % self.max_length))
             if len(val) < self.min_length:
-                raise ValueError("must be at least %d characters" % self.min_length)
+                raise ValueError(self._msg("min_length", "must be at least %d characters" % self.min_length))
             if k == "digits" and not re.fullmatch(r"[0-9]+", val):
                 raise ValueError("must be digits only")
             if self.pattern and not re.fullmatch(self.pattern, val):
-                raise ValueError(self.pattern_help or "has an invalid format")
+                if self.check is not None:
+                    self.check(val)  # its message may name what is wrong (which item of a list)
+                raise ValueError(self._msg("pattern", self.pattern_help or "has an invalid format"))
+            if val in self.reserved():
+                raise ValueError("must not be %r: %s is a route (%s)" % (
+                    val, self.names.split("<")[0] + val, ", ".join(self.reserved())))
             if self.enum and val not in self.enum:
-                raise ValueError("must be one of: %s" % ", ".join(self.enum))
+                raise ValueError(self._msg("enum", "must be one of: %s" % ", ".join(self.enum)))
         if self.minimum is not None and val < self.minimum:
             raise ValueError("must be at least %s" % _fmt(self.minimum))
         if self.maximum is not None and val > self.maximum:
             raise ValueError("must be at most %s" % _fmt(self.maximum))
         return val
+
+
+def _takes_empty(s: Dict[str, Any]) -> bool:
+    """Does this (string) schema already allow ''?"""
+    if s.get("type") != "string" or s.get("minLength", 0) > 0:
+        return False
+    if "enum" in s:
+        return "" in s["enum"]
+    return re.fullmatch(s.get("pattern", "").lstrip("^").rstrip("$") or "", "") is not None
+
+
+def _typed(p: "Param", raw: Any) -> None:
+    """The type check of a value from a JSON body (see Param.convert): its text form,
+    or its own JSON type; a number where text is documented, or a list where one
+    value is, is refused."""
+    k = p.kind
+    if k == "json" or isinstance(raw, str):
+        return
+    if k == "boolean":
+        ok = isinstance(raw, bool)
+    elif k == "integer":
+        ok = isinstance(raw, int) and not isinstance(raw, bool)
+    elif k == "number":
+        ok = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+    elif k == "array":
+        ok = isinstance(raw, list) and all(isinstance(v, str) for v in raw)
+    else:
+        ok = False
+    if not ok:
+        raise ValueError({"boolean": "must be a boolean", "integer": "must be a whole number",
+                          "number": "must be a number", "array": "must be a list of strings"}.get(
+                              k, "must be a string"))
+
+
+def integer_text_pattern(minimum: Optional[float], maximum: Optional[float]) -> str:
+    """The text forms convert() takes for an integer in this range, as a pattern
+    (exact for the small ranges parameters have; a sign and digits otherwise)."""
+    if minimum is None or maximum is None or minimum < 0 or maximum - minimum > 400:
+        return r"^-?[0-9]{1,18}$"
+    lo, hi = int(minimum), int(maximum)
+    alts = [str(n) for n in range(max(lo, 1), hi + 1)]
+    zero = "-?0+" if lo == 0 else None
+    body = "0*(?:%s)" % "|".join(alts) if alts else ""
+    return "^(?:%s)$" % "|".join(x for x in (zero, body) if x)
 
 
 def _fmt(n: float) -> str:
@@ -200,14 +331,22 @@ def _plain(val: str, max_length: int) -> None:
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
+class Gathered(dict):
+    """The parameters of a request; ``typed`` names those from a JSON body."""
+
+    typed: frozenset = frozenset()
+
+
 def gather(array_param: str = "") -> Dict[str, Any]:
-    """All parameters of the current request, by name (lists where repeated).
-    ``array_param``: a bare JSON array body is this parameter's value (a route
-    whose body is a list of items, e.g. POST /extensions/import's rows)."""
+    """All parameters of the current request, by name (lists where repeated; a JSON
+    body's values as they are). ``array_param``: a bare JSON array body is this
+    parameter's value (a route whose body is a list of items, e.g. POST
+    /extensions/import's rows)."""
     req = request._get_current_object()
     if not req.query_string and req.method not in _BODY_METHODS:
         return {}  # the polls (GET /test, /state, ...): nothing to gather
     found: Dict[str, Any] = {}
+    from_json: Dict[str, Any] = {}
 
     def add(key: str, values: List[Any]) -> None:
         if key.endswith("[]"):
@@ -227,19 +366,23 @@ def gather(array_param: str = "") -> Dict[str, Any]:
                 if request.get_data(cache=True):
                     raise BadRequest({"body": "is not valid JSON"})
             elif isinstance(body, list) and array_param:
-                add(array_param, [body])
+                from_json[array_param] = body
             elif not isinstance(body, dict):
                 raise BadRequest({"body": "must be a JSON object" + (
                     " or array" if array_param else "")})
             else:
-                for key, val in body.items():
-                    add(key, [val])  # a JSON array stays one value (a list), not a repeated field
+                from_json.update(body)
         else:
             for key in request.form:
                 add(key, request.form.getlist(key))
             for key in request.files:
                 add(key, request.files.getlist(key))
-    return {k: (v[0] if len(v) == 1 else v) for k, v in found.items()}
+    out = Gathered((k, (v[0] if len(v) == 1 and not isinstance(v[0], list) else v)) for k, v in found.items())
+    for key, val in from_json.items():
+        # also in the query string: given twice
+        out[key] = [out[key], val] if key in out else val
+    out.typed = frozenset(k for k in from_json if k not in found)
+    return out
 
 
 def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -261,7 +404,7 @@ def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:
                 out[p.name] = p.default() if callable(p.default) else p.default
             continue
         try:
-            val = p.convert(raw[p.name])
+            val = p.convert(raw[p.name], p.name in getattr(raw, "typed", ()))
             if p.check is not None:
                 val = p.check(val)
             out[p.name] = val

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from flask import Blueprint, Response, g, request
+from werkzeug.routing import BaseConverter
 
 from . import params as P
 from .auth import authenticate
@@ -47,6 +48,67 @@ class RouteSpec:
     array_body: str = ""                         # a bare JSON array body is this parameter
 
 
+def _segments(rule: str) -> List[str]:
+    return rule.strip("/").split("/")
+
+
+def words_beside(rule: str, rules: Sequence[str]) -> List[str]:
+    """The literal words that other rules put where ``rule`` has its (last) variable:
+    a value equal to one of them would reach that other route, not this one
+    (/ampusers/add beside /ampusers/<username>)."""
+    mine = _segments(rule)
+    at = max(i for i, seg in enumerate(mine) if seg.startswith("<"))
+    words = set()
+    for other in rules:
+        theirs = _segments(other)
+        if len(theirs) != len(mine) or theirs[at].startswith("<"):
+            continue
+        if all(a == b or a.startswith("<") or b.startswith("<")
+               for i, (a, b) in enumerate(zip(mine, theirs)) if i != at):
+            words.add(theirs[at])
+    return sorted(words)
+
+
+_WORDS: Dict[str, List[str]] = {}
+
+
+def route_words(rule: str) -> List[str]:
+    """words_beside() over every route of the API (the route table, rfapi.resources)."""
+    if rule not in _WORDS:
+        from .resources import all_specs
+
+        _WORDS[rule] = words_beside(rule, sorted({s.rule for s in all_specs()}))
+    return _WORDS[rule]
+
+
+def _word_free(blueprint: Blueprint, rule: str) -> str:
+    """The rule with its last variable unable to match a route word beside it: PUT
+    /ampusers/add is not "change admin add" (a name rfapi refuses) but a method
+    /ampusers/add does not have (405, and Allow lists only what it has)."""
+    m = list(re.finditer(r"<([A-Za-z_]+)>", rule))
+    if not m:
+        return rule
+    name = "rfapi_word_free_%d" % (len(_CONVERTERS) + 1)
+
+    class WordFree(BaseConverter):
+        # Built when the rule joins an app's URL map (every route is declared by then).
+        # A regex, not a to_python refusal: werkzeug checks methods before converting,
+        # so only a segment that does not match at all keeps Allow exact.
+        def __init__(self, url_map, *args, **kwargs):
+            super().__init__(url_map, *args, **kwargs)
+            words = route_words(rule)
+            if words:
+                self.regex = r"(?!(?:%s)$)[^/]+" % "|".join(re.escape(w) for w in words)
+
+    _CONVERTERS[name] = WordFree
+    blueprint.record(lambda state: state.app.url_map.converters.setdefault(name, WordFree))
+    last = m[-1]
+    return rule[:last.start()] + "<%s:%s>" % (name, last.group(1)) + rule[last.end():]
+
+
+_CONVERTERS: Dict[str, Any] = {}
+
+
 class Resource:
     """One blueprint per resource (a FreePBX module's worth of routes)."""
 
@@ -83,8 +145,8 @@ class Resource:
         spec.scope = spec.scope or default_scope(spec.method)
         self.specs.append(spec)
         endpoint = "%s_%s_%s" % (self.name, spec.method.lower(), len(self.specs))
-        self.blueprint.add_url_rule(spec.rule, endpoint, _view(spec), methods=[spec.method],
-                                    provide_automatic_options=False)
+        self.blueprint.add_url_rule(_word_free(self.blueprint, spec.rule), endpoint, _view(spec),
+                                    methods=[spec.method], provide_automatic_options=False)
 
 
 def _view(spec: RouteSpec) -> Callable:

@@ -55,6 +55,8 @@ def body_for(schema):
             out[name] = BODY.get(name, ["x"])
         else:
             out[name] = BODY[name]
+    if not out:  # a change with nothing required still has to send something (an empty PUT is a 400)
+        out = {k: v["example"] for k, v in schema.get("properties", {}).items() if "example" in v}
     return out
 
 

@@ -21,16 +21,17 @@ ADMIN = {
     },
     "required": ["username", "sections", "full_access"],
 }
-USER_PATH = {"username": "The administrator's user name"}
+USER_PATH = {"username": Param("username", required=True, example="ops",
+                              description="The administrator's user name")}
 
-_PASSWORD = Param("password", required=True, secret=True, max_length=255,
+_PASSWORD = Param("password", required=True, secret=True, max_length=255, example="a long passphrase",
                   description="Stored only as FreePBX's SHA-1 hash; a 40-hex-digit value is hashed too "
                               "(never taken as a pre-computed hash)")
 _SECTIONS = Param("sections", kind="array", required=True, max_length=190,
                   items_pattern=r"\*|[A-Za-z0-9][A-Za-z0-9_.-]*",
                   description="JSON-encoded array of permission slugs, e.g. [\"*\"] (ALL SECTIONS) or "
                               "[\"extensions\", \"did\", \"99\"]; stored ;-joined as FreePBX does",
-                  example='["*"]')
+                  example=["*"])
 
 
 @resource.route("/ampusers", "GET", summary="Every administrator (never the password hashes)",
@@ -48,7 +49,8 @@ resource.route("/ampusers/add", "GET", summary="Every administrator (alias of GE
 @resource.route("/ampusers/add", "POST", summary="Create an administrator", status=201, response=ADMIN,
                 errors=(409, 503, 504), params=[
                     Param("username", required=True, max_length=190, pattern=r"[A-Za-z][A-Za-z0-9]*",
-                          pattern_help="must be a letter followed by letters or digits"),
+                          pattern_help="must be a letter followed by letters or digits",
+                          names="/ampusers/<username>", example="ops"),
                     _PASSWORD, _SECTIONS,
                 ])
 def add_admin(params):

@@ -13,10 +13,11 @@ ACTIONS = ("reload",)
 
 
 @resource.route("/cache/<context>", "POST", summary="Rebuild a cache (context=extensions, action=reload)",
-                params=[Param("action", required=True, enum=ACTIONS, description="reload")],
+                params=[Param("action", required=True, enum=ACTIONS, description="reload", example="reload")],
                 response={"type": "object", "properties": {"context": {"type": "string"},
                                                            "extensions": {"type": "integer"}}},
-                errors=(400, 503), path_params={"context": "extensions"})
+                errors=(400, 503), path_params={"context": Param("context", required=True, enum=CONTEXTS, example="extensions",
+                                                              description="extensions")})
 def post_cache(params, context):
     if context not in CONTEXTS:
         raise BadRequest({"context": "must be one of: %s" % ", ".join(CONTEXTS)})

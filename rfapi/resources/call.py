@@ -49,9 +49,10 @@ CALL_SCHEMA = {
                             "outcome: the extension's ring time + 5 s, at most 60 s.",
                 params=[
                     Param("ext", "digits", required=True, max_length=20,
-                          description="the caller's SIP extension (chan_pjsip or chan_sip)"),
+                          description="the caller's SIP extension (chan_pjsip or chan_sip)", example="101"),
                     Param("secret", required=True, secret=True, max_length=255,
-                          description="that extension's SIP secret (proves the call is the desk user's)"),
+                          description="that extension's SIP secret (proves the call is the desk user's)",
+                          example="Example-secret-0101"),
                     Param("dest", required=True, max_length=20, pattern=call.DEST_PATTERN,
                           pattern_help=call.DEST_HELP,
                           description="the number to call: an external number (3-20 digits, optional "

@@ -103,7 +103,8 @@ PAGE["properties"]["more"] = {"type": "boolean", "description": "Sync only (sinc
                     Param("since", max_length=400, pattern=r"^[A-Za-z0-9_-]+$",
                           pattern_help="is not a sync cursor returned by this API (data.next of the previous "
                                        "sync), nor a Unix time",
-                          description="Incremental sync: data.next of the previous sync, or a Unix time to start"),
+                          description="Incremental sync: data.next of the previous sync, or a Unix time to start; "
+                                      "not with start, end or cursor"),
                     Param("format", "enum", enum=("json", "csv"), default="json",
                           description="json (the envelope) or csv (text/csv download, FreePBX's columns)"),
                     Param("with_recordings", "boolean", default=False,
@@ -127,7 +128,8 @@ def search(params):
 # -- call recordings ------------------------------------------------------------------
 
 _CHUNK = 64 * 1024
-REC_PATH = {"uniqueid": "cdr.uniqueid of the call (exactly), e.g. 1718112615.405"}
+REC_PATH = {"uniqueid": Param("uniqueid", required=True, example="1718112615.405",
+                              description="cdr.uniqueid of the call (exactly), e.g. 1718112615.405")}
 
 
 def _file_body(fh, start: int, length: int):

@@ -23,7 +23,8 @@ ROUTE = {
     "required": ["extension", "cidnum", "destination"],
 }
 ROUTES = {"type": "array", "items": ROUTE}
-DID_PATH = {"did": "The DID exactly as stored (5551234567 and 15551234567 are different DIDs)"}
+DID_PATH = {"did": Param("did", required=True, example="5559990001",
+                         description="The DID exactly as stored (5551234567 and 15551234567 are different DIDs)")}
 
 
 @resource.route("/dids", "GET", summary="Every inbound route", response=ROUTES, errors=(503,))
@@ -41,7 +42,7 @@ def get_did(params, did):
                 status=201, response=ROUTE, errors=(409, 503, 504), params=[
                     Param("did", required=True, max_length=50, pattern=r"\+?[0-9]+",
                           pattern_help="must be digits with an optional leading +",
-                          description="The DID: digits with an optional leading +", example="5551234567"),
+                          description="The DID: digits with an optional leading +", example="5559990001"),
                     Param("destination", default=dids.DEFAULT_DESTINATION, max_length=50,
                           pattern=destinations.PATTERN, pattern_help=destinations.HELP,
                           description="Where calls go (context,exten,priority); must exist on the PBX"),
@@ -65,7 +66,7 @@ UPDATE_PARAMS = [
                       "the DID has several routes"),
     Param("destination", max_length=50, pattern=destinations.PATTERN, pattern_help=destinations.HELP,
           description="Where calls go (context,exten,priority); must exist on the PBX"),
-    Param("description", max_length=80, empty=True, description="'' clears it"),
+    Param("description", max_length=80, empty=True, description="'' clears it", example="Main line"),
     Param("mohclass", max_length=80, description="Music-on-hold class; must exist"),
 ]
 

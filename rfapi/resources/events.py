@@ -61,11 +61,16 @@ EVENT_DOC = (
     "streams (256 by default) whichever worker each lands on; beyond that 503 with Retry-After.")
 
 
+def _list_of(item: str) -> str:
+    """A comma-separated list of items (spaces around them allowed), as a pattern."""
+    return r" *(?:{0}) *(?:, *(?:{0}) *)*".format(item)
+
+
 @resource.route("/events", "GET", summary="Server-Sent Events stream of PBX changes",
                 description=EVENT_DOC,
-                params=[Param("types", max_length=200, check=_types,
+                params=[Param("types", max_length=200, check=_types, pattern=_list_of("|".join(map(re.escape, svc.TYPES))),
                               description="comma-separated: %s (default: all)" % ", ".join(svc.TYPES)),
-                        Param("extension", max_length=4000, check=_extensions,
+                        Param("extension", max_length=4000, check=_extensions, pattern=_list_of(_EXT.pattern),
                               description="comma-separated extension numbers: only events about them "
                                           "(events about no extension, e.g. a DID write, are left out)")],
                 response={"type": "string", "description": "text/event-stream"}, produces="text/event-stream",

@@ -7,7 +7,8 @@ from ..services import followme
 
 resource = Resource("followme", "Follow Me")
 
-EXT_PATH = {"extension": "The extension (FreePBX user) whose Follow Me group this is"}
+EXT_PATH = {"extension": Param("extension", required=True, example="101",
+                               description="The extension (FreePBX user) whose Follow Me group this is")}
 GRPLIST = {"type": "array", "items": {"type": "string"},
            "description": "The group list as FreePBX stores it: extensions bare, external numbers with a # suffix"}
 STATUS = {
@@ -44,7 +45,9 @@ def get_status(params, extension):
 
 @resource.route("/followme/<extension>/<entry>", "GET", summary="Whether a number is in the follow-me list",
                 response={"type": "boolean"}, errors=(400, 404, 503, 504),
-                path_params=dict(EXT_PATH, entry="A number (a trailing # is ignored)"))
+                path_params=dict(EXT_PATH, entry=Param("entry", required=True, pattern=followme.NUMBER_PATTERN,
+                                                         example="5558675309",
+                                                         description="A number (a trailing # is ignored)")))
 def get_entry(params, extension, entry):
     return followme.has_entry(extension, entry)
 
@@ -55,7 +58,7 @@ def get_entry(params, extension, entry):
                             "(FOLLOWME_* settings); addExternal then leaves it disabled unless "
                             "FOLLOWME_DISABLED is off. Adding a number already listed changes nothing.",
                 response=RESULT, errors=(404, 502, 503, 504), path_params=EXT_PATH, params=[
-                    Param("action", required=True, enum=followme.ACTIONS, description="What to do"),
+                    Param("action", required=True, enum=followme.ACTIONS, description="What to do", example="enable"),
                     Param("number", max_length=40, pattern=followme.NUMBER_PATTERN,
                           pattern_help=followme.NUMBER_HELP,
                           description="For addExternal/removeExternal: the number (a trailing # forces an "

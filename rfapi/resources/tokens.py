@@ -52,7 +52,9 @@ def list_tokens(params):
 
 @resource.route("/tokens/<token_id>", "DELETE", summary="Revoke an API token (at once, in every worker)",
                 response=_TOKEN, errors=(404, 503), scope=BASIC_ONLY,
-                path_params={"token_id": "the token's id (16 hex digits, the part after rfapi_)"})
+                path_params={"token_id": Param("token_id", pattern="[0-9a-f]{16}", example="0123456789abcdef",
+                                               description="the token's id (16 hex digits, the part after "
+                                                           "rfapi_)")})
 def revoke_token(params, token_id):
     out = _tokens().revoke(token_id)
     audit.record("tokens.revoke", {"id": out["id"], "name": out["name"]})

@@ -47,8 +47,9 @@ DELETED = {
     },
 }
 
-PATHS = {"ext": "the extension (mailbox)",
-         "message": "msg_id, msgNNNN (= INBOX/msgNNNN) or <Folder>-msgNNNN"}
+PATHS = {"ext": Param("ext", required=True, example="101", description="the extension (mailbox)"),
+         "message": Param("message", required=True, example="msg0000", pattern=voicemail.ID_PATTERN,
+                          description="msg_id, msgNNNN (= INBOX/msgNNNN) or <Folder>-msgNNNN")}
 
 
 @resource.route("/voicemail/<ext>", "GET", summary="Every message of the mailbox, newest first",
@@ -80,7 +81,7 @@ def delete_message(params, ext, message):
 
 @resource.route("/voicemail/<ext>", "POST", summary="Delete several messages (all or nothing)",
                 params=[Param("messages", "array", required=True, max_length=80,
-                              items_pattern=voicemail.ID_PATTERN,
+                              items_pattern=voicemail.ID_PATTERN, example=["msg0001"],
                               description="message ids (messages[]=..., repeated messages=..., or a JSON "
                                           "array); any unknown id: 404 listing them, nothing deleted")],
                 response=DELETED, errors=(400, 404, 409, 503), path_params={"ext": PATHS["ext"]})
