@@ -22,7 +22,8 @@ from .adapters.tokenstore import TokenStore
 from .auth import AdminCache, FailureTracker, authenticate, make_auth
 from .http import ApiError, BadRequest, error_response, reason, reply, to_json
 from .proxy import BodyLimit, TrustedProxy
-from .runtime import Runtime
+from .runtime import PerProcess, Runtime
+from .services import events, livestate
 from .services.tokens import Tokens
 
 PREFIX = "/api/v1"
@@ -85,7 +86,10 @@ def create_app(config_path: Optional[str] = None) -> Flask:
     rt = Runtime(cfg)
     app.extensions["rfapi"] = rt
     app.extensions["rfapi.auth"] = make_auth()
-    app.extensions["rfapi.admin_cache"] = AdminCache(_cache_file(cfg, "ampusers.generation"))
+    app.extensions["rfapi.admin_cache"] = rt.admin_cache = AdminCache(_cache_file(cfg, "ampusers.generation"))
+    # Objects with threads of their own, built once in each worker process that uses them.
+    rt.live = PerProcess(lambda: livestate.build(rt.ami))
+    rt.events = PerProcess(lambda: events.build(rt))
     app.extensions["rfapi.failures"] = FailureTracker(_cache_file(cfg, "auth-failures.sqlite"))
     app.extensions["rfapi.tokens"] = Tokens(TokenStore(cfg.paths.state))
 

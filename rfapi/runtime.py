@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from flask import current_app
 
@@ -47,6 +47,33 @@ class FreepbxSettings:
             self._loaded = 0.0
 
 
+class PerProcess:
+    """One object per process, built on first use.
+
+    gunicorn forks its workers after the app is built, and threads and sockets do
+    not survive a fork: objects that own them (the live state table and its AMI
+    event feed, the /events hub) are built in the process that uses them, once."""
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build = build
+        self._obj: Any = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        obj = self._obj
+        if obj is None or self._pid != os.getpid():
+            with self._lock:
+                if self._obj is None or self._pid != os.getpid():
+                    self._obj, self._pid = self._build(), os.getpid()
+                obj = self._obj
+        return obj
+
+    def peek(self) -> Any:
+        """The object if this process has built it already, else None (never builds)."""
+        return self._obj if self._obj is not None and self._pid == os.getpid() else None
+
+
 class Runtime:
     def __init__(self, config: Config):
         self.config = config
@@ -58,6 +85,10 @@ class Runtime:
         self.settings = FreepbxSettings(self.db)
         self.ami = AMI(self.ami_params, timeout=config.ami.timeout)
         self.fwconsole = Fwconsole(config.fwconsole_path, config.fwconsole_timeout)
+        # Set by the app factory (rfapi.app.create_app), which knows how they are built:
+        self.admin_cache: Any = None         # admins' logins remembered per worker (auth)
+        self.live: Optional[PerProcess] = None     # the live state table (services.livestate)
+        self.events: Optional[PerProcess] = None   # the /events hub (services.events)
 
     def _cdr_name(self) -> str:
         return self.config.database.cdr_name or self.settings.get("CDRDBNAME", "asteriskcdrdb")

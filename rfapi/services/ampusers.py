@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from flask import current_app
 
 from .. import audit
 from ..auth import sections_of, sha1_hex
@@ -55,7 +54,7 @@ def _store_sections(sections: List[str]) -> str:
 
 
 def _forget_logins() -> None:
-    current_app.extensions["rfapi.admin_cache"].clear()
+    runtime().admin_cache.clear()
 
 
 def list_admins() -> List[Dict[str, Any]]:

@@ -38,11 +38,10 @@ import time
 import weakref
 from typing import Any, Callable, Deque, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
-from flask import current_app
-
 from ..adapters import files
 from ..adapters.ami import EventFeed, Message
 from ..errors import ServiceUnavailable
+from ..runtime import runtime
 from . import eventslots, livestate
 
 log = logging.getLogger("rfapi.events")
@@ -57,8 +56,6 @@ AMI_MASK = "call,system"  # ContactStatus / PeerStatus are "system" events, the 
 JOURNAL = "events.journal"
 JOURNAL_COUNTER = "events.generation"
 JOURNAL_MAX = 1024 * 1024  # bytes: then the journal is rotated (readers follow the rename)
-_EXT_KEY = "rfapi.events"
-_CREATE_LOCK = threading.Lock()
 # Trunk contexts of FreePBX: a call whose first channel starts there is inbound.
 _INBOUND_CONTEXTS = ("from-trunk", "from-pstn", "from-did-direct", "from-sip-external")
 _DEVICE = re.compile(r"^(?:PJSIP|SIP|IAX2)/([0-9]{2,10})(?:-[0-9a-f]+)?$")
@@ -609,24 +606,19 @@ def close_all() -> None:
 
 def hub_of(app) -> Optional[Hub]:
     """The hub an app already has in this process, else None (never creates one)."""
-    h = app.extensions.get(_EXT_KEY)
-    return h if h is not None and h._pid == os.getpid() else None
+    return app.extensions["rfapi"].events.peek()
 
 
 def hub() -> Hub:
-    """This app's hub in this process (created on first use)."""
-    ext: Dict[str, Any] = current_app.extensions
-    h = ext.get(_EXT_KEY)
-    if h is None or h._pid != os.getpid():
-        with _CREATE_LOCK:
-            h = ext.get(_EXT_KEY)
-            if h is None or h._pid != os.getpid():
-                rt = current_app.extensions["rfapi"]
-                d = rt.config.paths.cache
-                os.makedirs(d, mode=0o750, exist_ok=True)
-                h = Hub(rt.ami, d, livestate.table())
-                ext[_EXT_KEY] = h
-    return h
+    """This app's hub in this process (built by the app factory's recipe on first use)."""
+    return runtime().events.get()
+
+
+def build(rt) -> Hub:
+    """A new hub over this runtime's AMI, cache folder and live table (the app factory's recipe)."""
+    d = rt.config.paths.cache
+    os.makedirs(d, mode=0o750, exist_ok=True)
+    return Hub(rt.ami, d, rt.live.get())
 
 
 def stream(h: Hub, types: FrozenSet[str], exts: Optional[FrozenSet[str]], last_id: Optional[str],
@@ -684,7 +676,7 @@ def changed(what: str, action: str, needreload: Optional[bool] = None, **ids: An
     """Announce a successful write to every worker's subscribers (never fails the write):
     ``changed("extension", "created", extension="101", needreload=True)``."""
     try:
-        d = current_app.extensions["rfapi"].config.paths.cache
+        d = runtime().config.paths.cache
         os.makedirs(d, mode=0o750, exist_ok=True)
         j = Journal(d)
         rec: Dict[str, Any] = {"what": what, "action": action}

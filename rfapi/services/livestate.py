@@ -29,9 +29,8 @@ import threading
 import time
 from typing import Any, Dict, NamedTuple, Optional
 
-from flask import current_app
-
 from ..adapters.ami import AmiError, EventFeed, Message
+from ..runtime import runtime
 
 log = logging.getLogger("rfapi.livestate")
 
@@ -44,8 +43,6 @@ EVENTS = ("ExtensionStatus", "PresenceStateChange", "DeviceStateChange")
 # probes by setting this custom device state and waiting for its DeviceStateChange.
 PROBE_DEVICE = "Custom:rfapi-feed"
 PROBE_WAIT = 2.0
-_EXT_KEY = "rfapi.livestate"
-_CREATE_LOCK = threading.Lock()
 
 
 class Hint(NamedTuple):
@@ -254,17 +251,14 @@ class LiveState:
 
 
 def table() -> LiveState:
-    """This app's table (created on first use; its feed is not started here)."""
-    ext: Dict[str, Any] = current_app.extensions
-    ls = ext.get(_EXT_KEY)
-    if ls is None:
-        with _CREATE_LOCK:
-            ls = ext.get(_EXT_KEY)
-            if ls is None:
-                ami = current_app.extensions["rfapi"].ami
-                ls = LiveState(lambda on_event, on_connect: ami.subscribe(FEED, EVENTS, on_event, on_connect))
-                ext[_EXT_KEY] = ls
-    return ls
+    """This app's table in this process (built by the app factory's recipe on first use;
+    its feed is not started here)."""
+    return runtime().live.get()
+
+
+def build(ami) -> LiveState:
+    """A new table over this AMI connection's event feed (the app factory's recipe)."""
+    return LiveState(lambda on_event, on_connect: ami.subscribe(FEED, EVENTS, on_event, on_connect))
 
 
 def current(wait: float) -> Optional[View]:
