@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 from . import __version__
 from .http import reason
-from .routing import RouteSpec
+from .routing import BASIC_ONLY, PARAM_SCOPES, RouteSpec
 
 PREFIX = "/api/v1"
 
@@ -227,8 +227,6 @@ def document(specs: List[RouteSpec], server: str = "") -> Dict[str, Any]:
 def token_security(doc: Dict[str, Any], specs: List[RouteSpec]) -> Dict[str, Any]:
     """Add Bearer (API tokens) beside Basic: the scheme, and on each operation the
     scope a token needs (``x-rfapi-scope``, also in words in its description)."""
-    from .routing import BASIC_ONLY, PARAM_SCOPES
-
     doc["components"]["securitySchemes"]["bearer"] = {
         "type": "http", "scheme": "bearer", "bearerFormat": "rfapi_<id>_<secret>",
         "description": "An API token (POST /tokens) with scopes: read, write, calls, events, secrets. "

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from flask import request
 
 from .http import BadRequest
+from .routewords import route_words
 
 TRUE = {"1", "true", "yes", "on", "y"}
 FALSE = {"0", "false", "no", "off", "n", ""}
@@ -92,8 +93,6 @@ class Param:
     def reserved(self) -> List[str]:
         if not self.names:
             return []
-        from .routing import route_words
-
         return route_words(self.names)
 
     def schema(self) -> Dict[str, Any]:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, g, request
 from werkzeug.routing import BaseConverter
 
 from . import params as P
+from .routewords import route_words, words_beside  # noqa: F401 (re-exported: the route table's words)
 from .auth import authenticate
 from .http import BadRequest, Forbidden, reply
 
@@ -46,39 +47,6 @@ class RouteSpec:
     envelope: bool = True                        # False: the response is the bare document
     scope: str = ""                              # a token's scope for this route ("": from the method)
     array_body: str = ""                         # a bare JSON array body is this parameter
-
-
-def _segments(rule: str) -> List[str]:
-    return rule.strip("/").split("/")
-
-
-def words_beside(rule: str, rules: Sequence[str]) -> List[str]:
-    """The literal words that other rules put where ``rule`` has its (last) variable:
-    a value equal to one of them would reach that other route, not this one
-    (/ampusers/add beside /ampusers/<username>)."""
-    mine = _segments(rule)
-    at = max(i for i, seg in enumerate(mine) if seg.startswith("<"))
-    words = set()
-    for other in rules:
-        theirs = _segments(other)
-        if len(theirs) != len(mine) or theirs[at].startswith("<"):
-            continue
-        if all(a == b or a.startswith("<") or b.startswith("<")
-               for i, (a, b) in enumerate(zip(mine, theirs)) if i != at):
-            words.add(theirs[at])
-    return sorted(words)
-
-
-_WORDS: Dict[str, List[str]] = {}
-
-
-def route_words(rule: str) -> List[str]:
-    """words_beside() over every route of the API (the route table, rfapi.resources)."""
-    if rule not in _WORDS:
-        from .resources import all_specs
-
-        _WORDS[rule] = words_beside(rule, sorted({s.rule for s in all_specs()}))
-    return _WORDS[rule]
 
 
 def _word_free(blueprint: Blueprint, rule: str) -> str:

@@ -515,10 +515,10 @@ def test_journal_is_read_across_rotations(tmp_path, monkeypatch):
     """Writers rotate the journal at JOURNAL_MAX; a reader drains the old file, then follows
     the new one: nothing lost, nothing twice (the reader looks every 50 ms, a rotation takes
     1 MiB of writes)."""
-    monkeypatch.setattr(svc, "JOURNAL_MAX", 300)
+    monkeypatch.setattr(svc.journal, "JOURNAL_MAX", 300)
     j = svc.Journal(str(tmp_path))
     j.append({"what": "did", "action": "created", "did": "0"})
-    reader = svc._JournalReader(j)  # opens at the end: only what comes next
+    reader = svc.JournalReader(j)  # opens at the end: only what comes next
     got = []
     for i in range(1, 40):
         j.append({"what": "did", "action": "created", "did": str(i)})

@@ -12,7 +12,7 @@ import socket
 import time
 from typing import List, Optional, Tuple
 
-from rfapi.services import eventslots
+from rfapi.services.events import slots as eventslots
 from tests.test_apache import SNIPPET_MODULES, Apache, render_snippet, shared_dir, stack  # noqa: F401
 from tests.test_gunicorn import AUTH, free_port, start_gunicorn
 

@@ -37,7 +37,11 @@ def load():
     """Every resource, in document order (the one route registry)."""
     import importlib
 
-    return [importlib.import_module("%s.%s" % (__name__, m)).resource for m in MODULES]
+    from ..routewords import use_rules
+
+    loaded = [importlib.import_module("%s.%s" % (__name__, m)).resource for m in MODULES]
+    use_rules([spec.rule for res in loaded for spec in res.specs])
+    return loaded
 
 
 def all_specs():

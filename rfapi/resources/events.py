@@ -13,7 +13,7 @@ from ..params import Param
 from ..routing import Resource
 from ..runtime import runtime
 from ..services import events as svc
-from ..services import eventslots
+from ..services.events import slots as eventslots
 
 resource = Resource("events", "Server-Sent Events: state, presence, registrations, calls, voicemail, "
                               "rfapi's own writes")
