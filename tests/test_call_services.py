@@ -322,3 +322,27 @@ def test_routes_are_documented_with_summaries(pbx):
     schema = put["requestBody"]["content"]["application/json"]["schema"]
     assert set(schema["properties"]) == {"unconditional", "busy", "unavailable"}
     assert schema["properties"]["busy"]["pattern"] == "^(?:\\+?[0-9*#]+)$"
+
+
+def test_a_refused_device_state_undoes_the_whole_write(pbx_rw):
+    """An AMI user that may write AstDB but not set variables: the DND key and the
+    CustomDevstate key already written are put back, and the answer says what failed."""
+    pbx_rw.peer.users["admin"] = {"secret": "amp111", "write": "system,reporting"}
+    before = pbx_rw.snapshot()
+    r = pbx_rw.put("donotdisturb/101", json={"enabled": True})
+    assert r.status_code == 502
+    assert body(r)["message"] == "Asterisk refused to update the device state Custom:DEVDND101"
+    names = [a.name for a in pbx_rw.peer.actions if a.name in ("DBPut", "DBDel", "Setvar")]
+    assert names == ["DBPut", "DBPut", "Setvar", "DBDel", "DBDel"]
+    assert pbx_rw.snapshot() == before
+    assert audit_lines(pbx_rw) == [] and journal(pbx_rw) == []
+
+
+def test_asterisk_down_is_503_and_nothing_is_announced(pbx_rw):
+    pbx_rw.peer.stop()
+    for path, payload in (("callforward/101", {"busy": "102"}), ("donotdisturb/101", {"enabled": True}),
+                          ("callwaiting/101", {"enabled": False})):
+        r = pbx_rw.put(path, json=payload)
+        assert r.status_code == 503, (path, body(r))
+        assert pbx_rw.get(path).status_code == 503
+    assert audit_lines(pbx_rw) == [] and journal(pbx_rw) == []
