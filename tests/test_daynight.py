@@ -143,14 +143,14 @@ def test_blf_hint_state_and_the_write_reach_the_event_stream(pbx_rw):
             assert time.monotonic() < deadline, "AMI event feed not ready"
             time.sleep(0.02)
         assert pbx_rw.put("callflowcontrols/0", json={"state": "night"}).status_code == 200
-        state = s.until(lambda f: f.event == "state")
-        assert (state.data["extension"], state.data["context"], state.data["state"], state.data["hint"]) == \
-            ("*280", "app-daynight-toggle", "inuse", "Custom:DAYNIGHT0")
-        config = s.until(lambda f: f.event == "config")
+        state = s.until(lambda f: f.event == "state" and f.data["extension"] == "*280", timeout=30)
+        assert (state.data["context"], state.data["state"], state.data["hint"]) == \
+            ("app-daynight-toggle", "inuse", "Custom:DAYNIGHT0")
+        config = s.until(lambda f: f.event == "config", timeout=30)
         assert (config.data["what"], config.data["id"], config.data["state"]) == ("callflowcontrol", 0, "NIGHT")
         assert pbx_rw.put("callflowcontrols/0", json={"state": "day"}).status_code == 200
-        state = s.until(lambda f: f.event == "state")
-        assert (state.data["extension"], state.data["state"]) == ("*280", "idle")
+        state = s.until(lambda f: f.event == "state" and f.data["extension"] == "*280", timeout=30)
+        assert state.data["state"] == "idle"
     finally:
         s.close()
         srv.close()
@@ -161,3 +161,28 @@ def test_put_is_documented(pbx):
     op = json.loads(r.get_data(as_text=True))["paths"]["/api/v1/callflowcontrols/{index}"]["put"]
     assert op["summary"] == "Switch a call flow control to day or night"
     assert "Custom:DAYNIGHT<index>" in op["description"]
+
+
+def test_concurrent_toggles_each_count(pbx_rw):
+    """Ten toggles at once from ten threads (as from several workers): every one flips
+    the mode it finds, so an even number leaves it where it was and each is announced."""
+    import threading
+
+    barrier = threading.Barrier(10, timeout=30)
+    results = []
+
+    def worker():
+        client = pbx_rw.app.test_client()
+        barrier.wait()
+        r = client.put("/api/v1/callflowcontrols/0", json={"state": "toggle"}, headers=pbx_rw.auth)
+        results.append((r.status_code, body(r)["data"]["state"]))
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [s for s, _ in results] == [200] * 10
+    assert sorted(st for _, st in results) == ["DAY"] * 5 + ["NIGHT"] * 5
+    assert astdb(pbx_rw, "/DAYNIGHT/C0") == "DAY" and devstate(pbx_rw, "DAYNIGHT0") == "NOT_INUSE"
+    assert [j["state"] for j in journal(pbx_rw)] == ["NIGHT", "DAY"] * 5

@@ -96,6 +96,11 @@ def set_state(index: str, mode: str) -> Tuple[Dict[str, Any], str]:
     db = runtime().db
     if not (index.isascii() and index.isdigit()) or not dao.exists(db, index):
         raise NotFound("Call flow control %s not found" % index)
+    with cs.serialised("daynight:%s" % index, "call flow control %s" % index):
+        return _set_state(index, mode)
+
+
+def _set_state(index: str, mode: str) -> Tuple[Dict[str, Any], str]:
     writer = cs.AstdbWriter("call flow control %s" % index)
     old = writer.get("DAYNIGHT", "C%s" % index)
     if mode == "toggle":

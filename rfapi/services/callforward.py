@@ -49,6 +49,11 @@ def put(ext: str, wanted: Dict[str, Optional[str]]) -> Tuple[Dict[str, Any], str
                                      "forward")
         if errors:
             raise cs.VirtualExtension(ext, errors)
+    with cs.serialised(ext, "extension %s" % ext):
+        return _put(ext, wanted)
+
+
+def _put(ext: str, wanted: Dict[str, Optional[str]]) -> Tuple[Dict[str, Any], str]:
     writer = cs.AstdbWriter("call forward of extension %s" % ext)
     before = _read(writer.ami, ext)
 

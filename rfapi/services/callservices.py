@@ -10,10 +10,12 @@ which is what notifies subscribed phones; Asterisk persists that value as AstDB
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from ..dao import callservices as dao
-from ..errors import ApiError, NotFound
+from ..dao import extensions as ext_dao
+from ..errors import ApiError, Conflict, NotFound
 from ..runtime import runtime
 
 log = logging.getLogger("rfapi.callservices")
@@ -32,6 +34,27 @@ class VirtualExtension(ApiError):
     def __init__(self, ext: str, errors: Dict[str, str]):
         super().__init__("Extension %s is virtual (it has no phone): %s" % (ext, ", ".join(sorted(errors))),
                          {"errors": errors})
+
+
+LOCK_TIMEOUT = 10  # seconds to wait for another change to the same thing
+
+
+@contextmanager
+def serialised(key: str, what: str) -> Iterator[None]:
+    """One change at a time to ``key`` across threads and workers (a MariaDB named lock):
+    each write reads the current value and decides from it (a toggle, "already on").
+    An extension's key is its number, the lock its create/update/delete take too."""
+    db = runtime().db
+    name = ext_dao.lock_name(db.dbname("config"), key)
+    if not ext_dao.get_lock(db, name, LOCK_TIMEOUT):
+        raise Conflict("Another change to %s is still in progress; try again" % what)
+    try:
+        yield
+    finally:
+        try:
+            ext_dao.release_lock(db, name)
+        except Exception as exc:  # the lock dies with its connection anyway
+            log.warning("could not release lock %s: %s", name, exc)
 
 
 def require_extension(ext: str) -> Dict[str, Optional[str]]:

@@ -25,6 +25,11 @@ def put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
     found = cs.require_extension(ext)
     if enabled and cs.is_virtual(found):
         raise cs.VirtualExtension(ext, {"enabled": "a virtual extension has no phone to take a second call on"})
+    with cs.serialised(ext, "extension %s" % ext):
+        return _put(ext, enabled)
+
+
+def _put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
     writer = cs.AstdbWriter("call waiting of extension %s" % ext)
 
     def work() -> None:

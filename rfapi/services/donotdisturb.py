@@ -29,6 +29,11 @@ def get(ext: str) -> Dict[str, Any]:
 
 def put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
     cs.require_extension(ext)
+    with cs.serialised(ext, "extension %s" % ext):
+        return _put(ext, enabled)
+
+
+def _put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
     writer = cs.AstdbWriter("do-not-disturb of extension %s" % ext)
 
     def work() -> None:
