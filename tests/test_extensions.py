@@ -52,7 +52,7 @@ def test_pjsip_with_voicemail_followme_and_every_recording_option(pbx_rw):
         "chanunavail_dest": "", "mohclass": "default"}]
     assert st["devices"] == [{"id": "150", "tech": "pjsip", "dial": "PJSIP/150", "devicetype": "fixed", "user": "150",
                               "description": "Dana <Lee>", "emergency_cid": "15552230150", "hint_override": None}]
-    assert st["sip"] == expected_pjsip_rows("150", "Str0ng-Secret-150x", "Dana (Lee) <150>")
+    assert st["sip"] == expected_pjsip_rows("150", "Str0ng-Secret-150x", "")  # Quick Create: no device callerid
     assert len(st["sip"]) == 54
     assert ("dtmfmode", "rfc4733", 5) in st["sip"] and ("remove_existing", "yes", 22) in st["sip"]
     assert st["findmefollow"] == [{
@@ -131,6 +131,7 @@ def test_same_as_office_virtual_with_voicemail(pbx_rw):
     assert body(r)["data"]["secret"] is None  # a virtual extension has none (and none was generated)
     expected = office_state(pbx_rw, "190", "195")
     expected["astdb"]["/AMPUSER/195/novmpw"] = "yes"
+    expected["astdb"]["/CustomPresence/195"] = "available,,"  # Core::addDevice sets it for every tech
     expected["vm"][0] = expected["vm"][0].replace("attach=yes", "attach=no")
     actual = state(pbx_rw, "195")
     assert actual == expected
@@ -148,7 +149,7 @@ def test_virtual_with_followme_only(pbx_rw):
     assert st["devices"] == [] and st["sip"] == [] and st["vm"] == []
     assert st["findmefollow"][0]["grplist"] == "196" and st["findmefollow"][0]["grptime"] == 20
     assert st["astdb"]["/CustomDevstate/FOLLOWME196"] == "BUSY"
-    assert "/CustomPresence/196" not in st["astdb"]
+    assert st["astdb"]["/CustomPresence/196"] == "available,,"  # addDevice sets it for a virtual one too
     assert st["astdb"]["/DEVICE/196/tech"] == "virtual"
     assert st["astdb"]["/AMPUSER/196/recording/ondemand"] == "enabled"  # rfapi's default for a new extension
     assert "/AMPUSER/196/novmpw" not in st["astdb"]
@@ -161,7 +162,7 @@ def test_chan_sip_rows_and_generated_secret(pbx_rw):
     assert b["message"] == "Created; the generated SIP secret is shown only this once"
     secret = b["data"]["secret"]
     assert re.fullmatch(r"[0-9a-f]{32}", secret)
-    e = dict(office.EXTENSIONS_BY_NUMBER["202"], number="260", secret=secret, sip_callerid="Paging 2 <260>")
+    e = dict(office.EXTENSIONS_BY_NUMBER["202"], number="260", secret=secret, sip_callerid="")
     assert state(pbx_rw, "260")["sip"] == sorted((kw, d, fl) for _, kw, d, fl in office._chansip_rows(e))
     assert len(state(pbx_rw, "260")["sip"]) == 36
     assert ("dtmfmode", "rfc2833", 3) in state(pbx_rw, "260")["sip"]
@@ -182,7 +183,8 @@ def test_settings_are_read_live_from_freepbx_settings(pbx_rw):
     assert r.status_code == 201, body(r)
     st = state(pbx_rw, "160")
     sip = {kw: d for kw, d, _ in st["sip"]}
-    assert (sip["dtmfmode"], sip["trustrpid"], sip["qualifyfreq"], sip["allow"]) == ("info", "no", "30", "ulaw&alaw")
+    # Core::filterValidCodecs turns the setting's '&' joins into ','
+    assert (sip["dtmfmode"], sip["trustrpid"], sip["qualifyfreq"], sip["allow"]) == ("info", "no", "30", "ulaw,alaw")
     assert st["astdb"]["/AMPUSER/160/concurrency_limit"] == "7"
     assert st["astdb"]["/AMPUSER/160/cfringtimer"] == "15"
     assert "/CW/160" not in st["astdb"]

@@ -52,8 +52,11 @@ def swap(value: Any, old: str, new: str) -> Any:
 
 
 def office_state(pbx, o: str, n: str) -> Dict[str, Any]:
-    """The office's own extension o, renumbered to n."""
-    return swap(state(pbx, o), o, n)
+    """The office's own extension o, renumbered to n, as Quick Create would have made it: the office's
+    were made with the full form, which fills the device callerid; Quick Create leaves it empty."""
+    st = swap(state(pbx, o), o, n)
+    st["sip"] = [(kw, "" if kw == "callerid" else d, fl) for kw, d, fl in st["sip"]]
+    return st
 
 
 def office_params(o: str, n: str, **extra) -> Dict[str, str]:

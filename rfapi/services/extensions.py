@@ -176,6 +176,24 @@ def resolve_tech(exttype: str, settings: Dict[str, str]) -> str:
     return "sip" if settings.get("ASTSIPDRIVER", "").strip() == "chan_sip" else "pjsip"
 
 
+# Codec names FreePBX's Codecs class knows; Core::filterValidCodecs keeps only these for a PJSIP device.
+KNOWN_CODECS = frozenset((
+    "g722 ulaw alaw gsm g729 g723 g726 adpcm slin lpc10 speex speex16 ilbc g726aal2 slin16 siren7 siren14 "
+    "testlaw g719 speex32 slin12 slin24 slin32 slin44 slin48 slin96 slin192 opus h261 h263 h263p h264 mpeg4 "
+    "vp8 red t140 jpeg png all").split())
+_CODEC_NAME_RE = re.compile(r"([a-z0-9]+):?", re.IGNORECASE)
+
+
+def valid_codecs(value: str) -> str:
+    """Core::filterValidCodecs: '&' joins become ',', names FreePBX does not know are dropped."""
+    kept = []
+    for codec in value.replace("&", ",").split(","):
+        m = _CODEC_NAME_RE.search(codec)
+        if m and m.group(1) in KNOWN_CODECS:
+            kept.append(codec)
+    return ",".join(kept)
+
+
 def pjsip_rows(n: str, secret: str, callerid: str, s: Dict[str, str], core_major: int,
                max_contacts: int = 1) -> List[Tuple[str, str, str, int]]:
     """The 54 sip rows of a chan_pjsip device (WRITES §1.4), (id, keyword, data, flags)."""
@@ -190,7 +208,8 @@ def pjsip_rows(n: str, secret: str, callerid: str, s: Dict[str, str], core_major
         (13, "send_connected_line", "yes" if 0 < core_major < 17 else "no"), (14, "user_eq_phone", "no"),
         (15, "namedcallgroup", s.get("DEVICE_CALLGROUP", "")),
         (16, "namedpickupgroup", s.get("DEVICE_PICKUPGROUP", "")),
-        (17, "disallow", s.get("DEVICE_DISALLOW", "")), (18, "allow", s.get("DEVICE_ALLOW", "")),
+        (17, "disallow", valid_codecs(s.get("DEVICE_DISALLOW", ""))),
+        (18, "allow", valid_codecs(s.get("DEVICE_ALLOW", ""))),
         (19, "accountcode", ""), (54, "mailbox", "%s@device" % n), (21, "max_contacts", str(max_contacts)),
         (22, "remove_existing", remove_existing), (23, "media_use_received_transport", "no"),
         (24, "media_address", ""), (25, "rtp_symmetric", "yes"), (26, "force_rport", "yes"),
@@ -244,6 +263,7 @@ class Plan:
         self.device: Optional[Dict[str, Any]] = None
         self.sip: List[Tuple[str, str, str, int]] = []
         self.followme: Optional[Dict[str, Any]] = None
+        self.followme_enabled = True
         self.vm_line: Optional[str] = None
         self.email = ""
         self.secret: Optional[str] = None
@@ -276,8 +296,7 @@ class Plan:
             existing.append(n)
         put("AMPUSER", n + "/device", "&".join(existing))
         put("DEVICE", n + "/tech", self.tech)
-        if self.tech != "virtual":
-            put("CustomPresence", n, "available,,")
+        put("CustomPresence", n, "available,,")  # addDevice sets it for every tech, virtual included
         # Core::addUser with generateDefaultUserSettings
         u = n + "/"
         put("AMPUSER", u + "cwtone", "disabled")
@@ -312,7 +331,7 @@ class Plan:
             dele("AMPUSER", u + "novmstar")
         # Findmefollow::add (+ the keys every reload pushes, so the result equals a reloaded box)
         if self.followme is not None:
-            ops += followme_ops(n, self.followme, s, existing)
+            ops += followme_ops(n, self.followme, s, existing, self.followme_enabled)
         return ops
 
     def roots(self) -> List[Tuple[str, str]]:
@@ -334,17 +353,20 @@ def followme_row(n: str, settings: Dict[str, str], grptime: Optional[int] = None
     }
 
 
-def followme_ops(n: str, f: Dict[str, Any], settings: Dict[str, str], devices: List[str]) -> List[Op]:
-    """AstDB keys of a new follow-me group (Findmefollow::add, plus the ones every reload pushes)."""
+def followme_ops(n: str, f: Dict[str, Any], settings: Dict[str, str], devices: List[str],
+                 enabled: bool = True) -> List[Op]:
+    """AstDB keys of a new follow-me group (Findmefollow::add, plus the ones every reload pushes);
+    a disabled one (FOLLOWME_AUTO_CREATE without follow-me asked for) rings the extension first."""
     fm = n + "/followme/"
     ops: List[Op] = [("put", "AMPUSER", fm + k, "" if v is None else str(v)) for k, v in (
         ("prering", f["pre_ring"]), ("grptime", f["grptime"]), ("grplist", f["grplist"]), ("grppre", f["grppre"]),
-        ("rvolume", f["rvolume"]), ("grpconf", "DISABLED"), ("ddial", "DIRECT"), ("changecid", "default"),
+        ("rvolume", f["rvolume"]), ("grpconf", "DISABLED"), ("ddial", "DIRECT" if enabled else "EXTENSION"), ("changecid", "default"),
         ("fixedcid", ""), ("strategy", f["strategy"]), ("dring", f["dring"]), ("annmsg", ""),
         ("remotealertmsg", ""), ("toolatemsg", ""), ("postdest", f["postdest"]), ("ringing", f["ringing"]))]
     if _truthy_setting(settings.get("USEDEVSTATE", "1")):
         # DEVICE_STATE(Custom:FOLLOWME<dev>)=BUSY for each device of the user; Asterisk keeps it here.
-        ops += [("put", "CustomDevstate", "FOLLOWME" + dev, "BUSY") for dev in devices]
+        state = "BUSY" if enabled else "NOT_INUSE"
+        ops += [("put", "CustomDevstate", "FOLLOWME" + dev, state) for dev in devices]
     return ops
 
 
@@ -397,8 +419,9 @@ def build_plan(p: Dict[str, Any], settings: Dict[str, str], core_version: str) -
         dial = ("PJSIP/" if tech == "pjsip" else "SIP/") + n
         plan.device = {"id": n, "tech": tech, "dial": dial, "devicetype": "fixed", "user": n,
                        "description": raw_name, "emergency_cid": plan.emergencycid}
-        # The GUI form's device callerid "<name> <<ext>>" (regenerated from users.name on reload anyway).
-        callerid = "%s <%s>" % (users_name, n)
+        # Quick Create stores an empty device callerid (processQuickCreate is given none); with
+        # force_callerid=no the endpoint's caller ID comes from users.name at reload.
+        callerid = ""
         if tech == "pjsip":
             plan.sip = pjsip_rows(n, plan.secret, callerid, settings, _major(core_version))
         else:
@@ -408,8 +431,11 @@ def build_plan(p: Dict[str, Any], settings: Dict[str, str], core_version: str) -
         plan.vm_line = vmconf.mailbox_line(n, p["voicemailpassword"], raw_name, plan.email, "",
                                            [("attach", "no"), ("saycid", "no"), ("envelope", "no"),
                                             ("delete", "no")])
-    if followme:
+    if followme or _truthy_setting(settings.get("FOLLOWME_AUTO_CREATE", "0")):
+        # Findmefollow's Quick Create hook: FOLLOWME_AUTO_CREATE gives every new extension a
+        # group, enabled only when follow-me was asked for.
         plan.followme = followme_row(n, settings, p.get("followmegrptime"))
+        plan.followme_enabled = followme
     return plan
 
 

@@ -281,7 +281,10 @@ def apply(ext: str, action: str, number: Optional[str]) -> Tuple[Dict[str, Any],
                         astdb.put("CustomDevstate", "FOLLOWME%s" % dev, state, old)
                     if ddial_changed:
                         live_state = (on, devices)
-                if sql_changed:
+                if created:
+                    # Only a new group needs the dialplan regenerated (ext-findmefollow has an entry
+                    # per row); the list and on/off are read from AstDB at call time, and FreePBX's
+                    # own list edits (addSettingsById) do not set need-reload either.
                     # Last statement: the admin row is a hot spot for every writer.
                     framework_dao.set_need_reload(tx)
                 changed = sql_changed or bool(astdb.undo)
