@@ -1,6 +1,7 @@
 """Call flow control toggles (FreePBX daynight module)."""
 from __future__ import annotations
 
+from ..params import Param
 from ..routing import Resource
 from ..services import callflowcontrols as svc
 
@@ -40,3 +41,26 @@ TOGGLE = {
                 response={"type": "array", "items": TOGGLE}, errors=(503,))
 def list_toggles(params):
     return svc.list_toggles()
+
+
+def _mode(value: str) -> str:
+    v = value.strip().lower()
+    if v not in svc.MODES:
+        raise ValueError("must be one of: %s" % ", ".join(svc.MODES))
+    return v
+
+
+@resource.route("/callflowcontrols/<index>", "PUT", summary="Switch a call flow control to day or night",
+                description="state = day, night or toggle (toggle works like dialling *28<index>: NIGHT "
+                            "becomes DAY, anything else NIGHT). Writes what FreePBX's daynight module and its "
+                            "feature code write: AstDB DAYNIGHT/C<index> = DAY|NIGHT and the device state "
+                            "Custom:DAYNIGHT<index> (NOT_INUSE in day, INUSE in night) that the feature code's "
+                            "BLF hint watches. Calls follow the new mode at once, no reload. Answers the toggle "
+                            "as GET /callflowcontrols lists it. /events carries the BLF hint change as a state "
+                            "event (from Asterisk) and rfapi's write as a config event; the audit log records it.",
+                response=TOGGLE, errors=(404, 502, 503, 504),
+                path_params={"index": "The toggle's index (0-99), as `ext` in GET /callflowcontrols"},
+                params=[Param("state", required=True, max_length=10, check=_mode,
+                              description="day, night or toggle (case-insensitive)", example="night")])
+def put_toggle(params, index):
+    return svc.set_state(index, params["state"])

@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import audit
 from ..adapters.ami import AmiTimeout, AmiUnavailable
 from ..dao import callflowcontrols as dao
+from ..errors import NotFound
 from ..runtime import runtime
+from . import callservices as cs
+from . import events
 
 log = logging.getLogger("rfapi.callflowcontrols")
 
@@ -40,6 +44,11 @@ def _states() -> Tuple[Optional[Dict[str, str]], bool]:
 
 
 def list_toggles():
+    out, ami_ok = _toggles()
+    return out if ami_ok else (out, AMI_DOWN)
+
+
+def _toggles() -> Tuple[List[Dict[str, Any]], bool]:
     db = runtime().db
     by_ext: Dict[str, Dict[str, List[str]]] = {}
     for r in dao.rows(db):
@@ -70,4 +79,46 @@ def list_toggles():
             "featurecode": codes.get(ext),
             "destination": "app-daynight,%s,1" % ext,
         })
-    return out if ami_ok else (out, AMI_DOWN)
+    return out, ami_ok
+
+
+# -- switching a toggle ----------------------------------------------------------------
+# Daynight::setState and the *28<index> feature code: DAYNIGHT/C<index> = DAY|NIGHT, and
+# (USEDEVSTATE) Custom:DAYNIGHT<index> NOT_INUSE in DAY, INUSE in NIGHT, watched by the
+# feature code's hint (*28<index>@app-daynight-toggle) so a BLF key lights in NIGHT.
+MODES = ("day", "night", "toggle")
+DEVSTATE = {"DAY": "NOT_INUSE", "NIGHT": "INUSE"}
+
+
+def set_state(index: str, mode: str) -> Tuple[Dict[str, Any], str]:
+    """Put toggle ``index`` in DAY or NIGHT, or toggle it (like *28<index>: NIGHT becomes
+    DAY, anything else NIGHT, since the dialplan routes an unset toggle as DAY)."""
+    db = runtime().db
+    if not (index.isascii() and index.isdigit()) or not dao.exists(db, index):
+        raise NotFound("Call flow control %s not found" % index)
+    with cs.serialised("daynight:%s" % index, "call flow control %s" % index):
+        return _set_state(index, mode)
+
+
+def _set_state(index: str, mode: str) -> Tuple[Dict[str, Any], str]:
+    writer = cs.AstdbWriter("call flow control %s" % index)
+    old = writer.get("DAYNIGHT", "C%s" % index)
+    if mode == "toggle":
+        new = "DAY" if old == "NIGHT" else "NIGHT"
+    else:
+        new = mode.upper()
+
+    def work() -> None:
+        writer.put("DAYNIGHT", "C%s" % index, new, old)
+        if cs.use_devstate():
+            writer.devstate("DAYNIGHT%s" % index, DEVSTATE[new])
+
+    cs.run(writer, work)
+    result = next((t for t in _toggles()[0] if t["ext"] == int(index)), {"ext": int(index)})
+    result["state"] = new  # as written (a read racing another writer could see a newer mode)
+    if not writer.changed:
+        return result, "Call flow control %s is already %s" % (index, new)
+    audit.record("callflowcontrol.update", {"ext": int(index), "state": new,
+                                            "previous": old if old in DEVSTATE else None})
+    events.changed("callflowcontrol", "updated", id=int(index), state=new)
+    return result, "OK"

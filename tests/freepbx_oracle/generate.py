@@ -45,10 +45,10 @@ def source() -> Path:
     return Path(src)
 
 
-def commits(src: Path) -> Dict[str, str]:
+def commits(src: Path, modules=MODULES) -> Dict[str, str]:
     """Each module's commit: its git HEAD, else a COMMIT file written when it was fetched."""
     out = {}
-    for m in MODULES:
+    for m in modules:
         d = src / m
         f = d / "COMMIT"
         if f.exists():
@@ -59,10 +59,10 @@ def commits(src: Path) -> Dict[str, str]:
     return out
 
 
-def module_versions(src: Path) -> Dict[str, str]:
+def module_versions(src: Path, modules=MODULES) -> Dict[str, str]:
     import re
     out = {}
-    for m in MODULES:
+    for m in modules:
         text = (src / m / "module.xml").read_text()
         out[m] = re.search(r"<version>([^<]+)</version>", text).group(1)
     return out
@@ -115,7 +115,8 @@ def run(s: Scenario, src: Path) -> Dict[str, Any]:
             astdb = dict(office.astdb())
             before = state(args, w.config_db, root, astdb)
             job = {
-                "src": str(src), "modules": list(MODULES), "module_versions": module_versions(src),
+                "src": str(src), "modules": list(s.modules),
+                "module_versions": module_versions(src, s.modules),
                 "asterisk_version": ASTERISK_VERSION,
                 "db": {"host": args["host"], "port": args["port"], "user": args["user"],
                        "password": args["passwd"], "name": w.config_db},
@@ -140,7 +141,7 @@ def run(s: Scenario, src: Path) -> Dict[str, Any]:
     kv_before = kvstore_seed()
     change["kvstore"] = changes._diff_flat(_flat_kv(kv_before), _flat_kv(result["kvstore"]))
     return {
-        "scenario": s.name, "description": s.description, "modules": commits(src),
+        "scenario": s.name, "description": s.description, "modules": commits(src, s.modules),
         "asterisk_version": ASTERISK_VERSION, "settings": s.settings,
         "freepbx_calls": s.freepbx, "rfapi_requests": [list(r) for r in s.rfapi],
         "hooks_run": [e[2] for e in result["log"] if e[0] == "hook"],

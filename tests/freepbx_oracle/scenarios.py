@@ -19,6 +19,8 @@ class Scenario:
     freepbx: List[list]
     rfapi: List[Tuple[str, str, Dict[str, Any]]]
     settings: Dict[str, str] = field(default_factory=dict)
+    # FreePBX modules the run loads (their module.xml hooks run, their BMO objects exist).
+    modules: Tuple[str, ...] = ("core", "findmefollow", "voicemail")
 
 
 def quick_create(n: str, tech: str, *, name: str, secret: str = "", outboundcid: str = "", emergency: str = "",
@@ -222,6 +224,56 @@ SCENARIOS: List[Scenario] = [
     Scenario("delete_chansip_no_voicemail",
              "Delete of office extension 202 (chan_sip, no voicemail)",
              delete_ext("202"), [("DELETE", "extension/202", {"deletevoicemail": "yes"})]),
+]
+
+# Call services: the BMO methods the User Control Panel and FreePBX's API call, against the
+# PUTs of rfapi's call-service routes. Office: 108 in DND, 110 without call waiting, 112
+# forwarding to 5559871234, call flow control 0 in DAY.
+SCENARIOS += [
+    Scenario("callforward_set_all",
+             "Call forward of 101: unconditional, busy and unavailable numbers set "
+             "(Callforward::setNumberByExtension CF, CFB, CFU)",
+             [["callforward", "setNumberByExtension", "101", "5551234567", "CF"],
+              ["callforward", "setNumberByExtension", "101", "*97", "CFB"],
+              ["callforward", "setNumberByExtension", "101", "+4420#", "CFU"]],
+             [("PUT", "callforward/101", {"unconditional": "5551234567", "busy": "*97", "unavailable": "+4420#"})],
+             modules=("callforward",)),
+    Scenario("callforward_clear",
+             "Unconditional call forward of 112 cleared (Callforward::delNumberByExtension CF)",
+             [["callforward", "delNumberByExtension", "112", "CF"]],
+             [("PUT", "callforward/112", {"unconditional": ""})],
+             modules=("callforward",)),
+    Scenario("donotdisturb_on",
+             "Do-not-disturb of 101 turned on (Donotdisturb::setStatusByExtension YES)",
+             [["donotdisturb", "setStatusByExtension", "101", "YES"]],
+             [("PUT", "donotdisturb/101", {"enabled": "yes"})],
+             modules=("donotdisturb",)),
+    Scenario("donotdisturb_off",
+             "Do-not-disturb of 108 turned off (Donotdisturb::setStatusByExtension with no state)",
+             [["donotdisturb", "setStatusByExtension", "108"]],
+             [("PUT", "donotdisturb/108", {"enabled": "no"})],
+             modules=("donotdisturb",)),
+    Scenario("callwaiting_on",
+             "Call waiting of 110 turned on (Callwaiting::setStatusByExtension ENABLED)",
+             [["callwaiting", "setStatusByExtension", "110", "ENABLED"]],
+             [("PUT", "callwaiting/110", {"enabled": "yes"})],
+             modules=("callwaiting",)),
+    Scenario("callwaiting_off",
+             "Call waiting of 101 turned off (Callwaiting::setStatusByExtension with no state)",
+             [["callwaiting", "setStatusByExtension", "101"]],
+             [("PUT", "callwaiting/101", {"enabled": "no"})],
+             modules=("callwaiting",)),
+    Scenario("daynight_toggle",
+             "Call flow control 0 (in DAY) toggled to NIGHT (Daynight::setState NIGHT; rfapi's state=toggle)",
+             [["daynight", "setState", "0", "NIGHT"]],
+             [("PUT", "callflowcontrols/0", {"state": "toggle"})],
+             modules=("daynight",)),
+    Scenario("daynight_day_again",
+             "Call flow control 0 set to DAY while in DAY: the mode stays, the BLF lamp's device state "
+             "is set (Daynight::setState DAY)",
+             [["daynight", "setState", "0", "DAY"]],
+             [("PUT", "callflowcontrols/0", {"state": "day"})],
+             modules=("daynight",)),
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -336,6 +336,7 @@ class FreePBX {
 			$class = ucfirst($key);
 			require_once Oracle::$job['src'] . "/$key/$class.class.php";
 			$fq = "\\FreePBX\\modules\\$class";
+			if (!class_exists($fq)) { $fq = "\\$class"; }  // older modules (callforward, donotdisturb, ...) are not namespaced
 			$this->objects[$key] = null;
 			$o = new $fq($this);
 		}

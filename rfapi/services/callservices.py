@@ -1,0 +1,160 @@
+"""What call forward, do-not-disturb and call waiting share: who the extension is,
+its devices, and AstDB / custom device-state writes that can be undone.
+
+FreePBX's modules keep these settings only in AstDB (read by the dialplan at call
+time: no reload) and show them on BLF keys through custom device states. A state is
+set the way FreePBX's ``set_global`` does it, ``Setvar DEVICE_STATE(Custom:<name>)``,
+which is what notifies subscribed phones; Asterisk persists that value as AstDB
+``CustomDevstate/<name>``, and rfapi writes that key too so AstDB reads agree at once
+(and so a failed write can put the old value back)."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from ..dao import callservices as dao
+from ..dao import extensions as ext_dao
+from ..errors import ApiError, Conflict, NotFound
+from ..runtime import runtime
+
+log = logging.getLogger("rfapi.callservices")
+
+# A forward target: what a phone can dial (FreePBX stores the digits it is given).
+NUMBER_PATTERN = r"\+?[0-9*#]+"
+NUMBER_HELP = "must be a number to dial: digits, * and #, optionally starting with +"
+NUMBER_MAX = 40
+
+
+class VirtualExtension(ApiError):
+    """The setting makes no sense for an extension without a phone: 409 naming the field."""
+
+    status = 409
+
+    def __init__(self, ext: str, errors: Dict[str, str]):
+        super().__init__("Extension %s is virtual (it has no phone): %s" % (ext, ", ".join(sorted(errors))),
+                         {"errors": errors})
+
+
+LOCK_TIMEOUT = 10  # seconds to wait for another change to the same thing
+
+
+@contextmanager
+def serialised(key: str, what: str) -> Iterator[None]:
+    """One change at a time to ``key`` across threads and workers (a MariaDB named lock):
+    each write reads the current value and decides from it (a toggle, "already on").
+    An extension's key is its number, the lock its create/update/delete take too."""
+    db = runtime().db
+    name = ext_dao.lock_name(db.dbname("config"), key)
+    if not ext_dao.get_lock(db, name, LOCK_TIMEOUT):
+        raise Conflict("Another change to %s is still in progress; try again" % what)
+    try:
+        yield
+    finally:
+        try:
+            ext_dao.release_lock(db, name)
+        except Exception as exc:  # the lock dies with its connection anyway
+            log.warning("could not release lock %s: %s", name, exc)
+
+
+def require_extension(ext: str) -> Dict[str, Optional[str]]:
+    """The extension (``tech`` None for a virtual one), else 404."""
+    found = dao.extension(runtime().db, ext)
+    if found is None:
+        raise NotFound("Extension %s not found" % ext)
+    return found
+
+
+def is_virtual(found: Dict[str, Optional[str]]) -> bool:
+    return found.get("tech") in (None, "virtual")
+
+
+def use_devstate() -> bool:
+    """FreePBX's USEDEVSTATE (default on): without it the modules set no custom device states."""
+    val = runtime().settings.get("USEDEVSTATE", "1")
+    return str(val).strip().lower() in ("1", "true", "yes", "on")
+
+
+def devices(ext: str) -> List[str]:
+    """The user's devices, from AMPUSER/<ext>/device (``&``-joined), as FreePBX reads them.
+    An empty list gives no device states (FreePBX's PHP would set ``Custom:DEVDND``
+    with an empty name; its dialplan skips it)."""
+    raw = runtime().ami.db_get("AMPUSER", "%s/device" % ext) or ""
+    return [d for d in raw.split("&") if d]
+
+
+class AstdbWriter:
+    """AstDB puts/deletes and custom device states that remember what they replaced."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.ami = runtime().ami
+        self.undo: List[Tuple[str, str, Optional[str], bool]] = []  # family, key, old value, is a devstate
+
+    def get(self, family: str, key: str) -> Optional[str]:
+        return self.ami.db_get(family, key)
+
+    def put(self, family: str, key: str, value: str, old: Optional[str]) -> None:
+        if old == value:
+            return
+        self.undo.append((family, key, old, False))  # first: a lost answer may still have written it
+        self._check(self.ami.action("DBPut", [("Family", family), ("Key", key), ("Val", value)]),
+                    "AstDB %s/%s" % (family, key))
+
+    def delete(self, family: str, key: str, old: Optional[str]) -> None:
+        if old is None:
+            return
+        self.undo.append((family, key, old, False))
+        self.ami.db_del(family, key)
+
+    def devstate(self, name: str, state: str) -> bool:
+        """Set ``Custom:<name>`` (and its ``CustomDevstate/<name>`` key) unless it already
+        holds ``state``; True when it was set."""
+        old = self.ami.db_get("CustomDevstate", name)
+        if old == state:
+            return False
+        self.undo.append(("CustomDevstate", name, old, True))
+        self._set_devstate(name, state)
+        return True
+
+    def _set_devstate(self, name: str, state: str) -> None:
+        self._check(self.ami.action("DBPut", [("Family", "CustomDevstate"), ("Key", name), ("Val", state)]),
+                    "AstDB CustomDevstate/%s" % name)
+        self._check(self.ami.action("Setvar", [("Variable", "DEVICE_STATE(Custom:%s)" % name), ("Value", state)]),
+                    "the device state Custom:%s" % name)
+
+    @staticmethod
+    def _check(resp, what: str) -> None:
+        if not resp.ok:
+            raise ApiError("Asterisk refused to update %s" % what, status=502)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.undo)
+
+    def rollback(self) -> None:
+        failed = []
+        for family, key, old, is_state in reversed(self.undo):
+            try:
+                if is_state and old is not None:
+                    self._set_devstate(key, old)
+                elif old is None:
+                    self.ami.db_del(family, key)
+                else:
+                    self.ami.db_put(family, key, old)
+            except Exception:  # keep undoing the rest; report below
+                failed.append("%s/%s" % (family, key))
+        if failed:
+            log.error("%s: write failed and these AstDB keys could not be restored: %s", self.what,
+                      ", ".join(failed))
+        self.undo = []
+
+
+def run(writer: AstdbWriter, work) -> None:
+    """Run ``work()``; on any failure undo what it wrote, then re-raise."""
+    try:
+        work()
+    except BaseException:
+        writer.rollback()
+        raise
+
