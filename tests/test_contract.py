@@ -259,7 +259,9 @@ def test_links_are_followed_statefully(served):
     plus use-after-free (a deleted thing must be gone). At least one request used a
     name a create of the same run answered, and was accepted."""
     pbx, url, schema = served
-    machine = schema.as_state_machine()
+    # The resources whose creates declare links (extensions, admins, inbound routes): the
+    # other operations add nothing to a stateful run but steps that lead nowhere.
+    machine = schema.include(tag_regex="^(extensions|ampusers|dids)$").as_state_machine()
     session = requests.Session()
     steps: List[Tuple[str, str, int]] = []
     created: set = set()
@@ -280,6 +282,7 @@ def test_links_are_followed_statefully(served):
             case.validate_response(response, checks=POSITIVE_CHECKS + [oas.use_after_free])
 
     Machine.run(settings=settings(max_examples=max(EXAMPLES * 2, 8), stateful_step_count=4, deadline=None,
+                                  phases=[Phase.generate],
                                   database=None, derandomize=True, suppress_health_check=list(HealthCheck)))
     print("stateful: %d requests, %d creates, %d accepted requests along links: %s"
           % (len(steps), len(created), len(followed), sorted(set(followed))))

@@ -59,7 +59,9 @@ def _mode(value: str) -> str:
                             "as GET /callflowcontrols lists it. /events carries the BLF hint change as a state "
                             "event (from Asterisk) and rfapi's write as a config event; the audit log records it.",
                 response=TOGGLE, errors=(404, 502, 503, 504),
-                path_params={"index": "The toggle's index (0-99), as `ext` in GET /callflowcontrols"},
+                path_params={"index": Param("index", required=True, example="0",
+                                            description="The toggle's index (0-99), as `ext` in GET "
+                                                        "/callflowcontrols")},
                 params=[Param("state", required=True, max_length=10, check=_mode,
                               description="day, night or toggle (case-insensitive)", example="night")])
 def put_toggle(params, index):

@@ -10,7 +10,9 @@ from ..services import callservices as cs
 
 resource = Resource("callforward", "Call forward: unconditional, busy and unavailable (FreePBX callforward)")
 
-EXT_PATH = {"extension": "The extension (FreePBX user)"}
+# Shared by the per-extension call services (forward, do-not-disturb, call waiting).
+EXT_PATH = {"extension": Param("extension", required=True, example="101",
+                               description="The extension (FreePBX user)")}
 NUMBER = {"type": "string", "nullable": True}
 FORWARDS = {
     "type": "object",
@@ -48,6 +50,7 @@ def get_forwards(params, extension):
                 response=FORWARDS, errors=(404, 409, 502, 503, 504), path_params=EXT_PATH,
                 params=[Param(f, empty=True, max_length=cs.NUMBER_MAX, pattern=cs.NUMBER_PATTERN,
                               pattern_help=cs.NUMBER_HELP,
+                              example="5551234567",
                               description="Forward target for %s; '' or null clears it" % WHAT[f])
                         for f in svc.FIELDS])
 def put_forwards(params, extension):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from ..params import Param
 from ..routing import Resource
+from .callforward import EXT_PATH
 from ..services import callwaiting as svc
 
 resource = Resource("callwaiting", "Call waiting (FreePBX callwaiting)")
 
-EXT_PATH = {"extension": "The extension (FreePBX user)"}
 STATUS = {"type": "object", "required": ["extension", "enabled"],
           "properties": {"extension": {"type": "string"},
                          "enabled": {"type": "boolean", "description": "AstDB CW/<ext> = ENABLED"}}}
@@ -28,6 +28,7 @@ def get_cw(params, extension):
                             "A virtual extension cannot have it turned on (409). Announced on /events as a "
                             "config event and written to the audit log.",
                 response=STATUS, errors=(404, 409, 502, 503, 504), path_params=EXT_PATH,
-                params=[Param("enabled", kind="boolean", required=True, description="true = on, false = off")])
+                params=[Param("enabled", kind="boolean", required=True, example=True,
+                              description="true = on, false = off")])
 def put_cw(params, extension):
     return svc.put(extension, params["enabled"])

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from ..params import Param
 from ..routing import Resource
+from .callforward import EXT_PATH
 from ..services import donotdisturb as svc
 
 resource = Resource("donotdisturb", "Do-not-disturb (FreePBX donotdisturb)")
 
-EXT_PATH = {"extension": "The extension (FreePBX user)"}
 STATUS = {"type": "object", "required": ["extension", "enabled"],
           "properties": {"extension": {"type": "string"},
                          "enabled": {"type": "boolean", "description": "AstDB DND/<ext> = YES"}}}
@@ -29,6 +29,7 @@ def get_dnd(params, extension):
                             "the hint change as a state event (from Asterisk) and rfapi's write as a config "
                             "event. No reload is needed; the change is in the audit log.",
                 response=STATUS, errors=(404, 502, 503, 504), path_params=EXT_PATH,
-                params=[Param("enabled", kind="boolean", required=True, description="true = on, false = off")])
+                params=[Param("enabled", kind="boolean", required=True, example=True,
+                              description="true = on, false = off")])
 def put_dnd(params, extension):
     return svc.put(extension, params["enabled"])
