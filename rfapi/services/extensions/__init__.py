@@ -10,7 +10,8 @@ One job per module:
 * ``undo``       - the per-number lock, the undo journal (AstDB keys, voicemail.conf,
                    spool renames) and the answers of a failed write; its docstring is
                    the atomicity contract every write here keeps;
-* ``create``, ``delete``, ``update`` - the three writes; ``change`` - the plan of a PUT;
+* ``creation``, ``deletion``, ``edit`` - the three writes (POST, DELETE, PUT);
+* ``change``     - the plan of a PUT (what each field sent writes);
 * ``read``       - one extension read live, and entries with their secrets.
 
 This package exports the names the rest of rfapi uses; state that must exist once
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 from ...text import text as _s  # the import code's name for it
 from .change import VM_OPTIONS, Change, plan_update
-from .create import create
-from .delete import delete
+from .creation import create
+from .deletion import delete
+from .edit import update, write_rows
 from .plan import Plan, build_plan
 from .read import with_secrets
 from .rows import VM_CONTEXT, Op, delete_roots, resolve_tech
 from .undo import NumberLock, Undo, _after_state, _failure, _known_failure, apply_astdb, read_trees
-from .update import update, write_rows
 from .validation import (CHANSIP_DTMF, DEST_RE, EMAIL_RE, EXISTING_RE, EXTTYPES, NANP_RE, NUMBER_RE, ONDEMAND_VALUES,
                          PJSIP_DTMF, RECORDING_VALUES, SECRET_MIN, SECRET_RE, check_callwaiting, check_destination,
                          check_displayname, check_email, check_outboundcid, check_recording)
