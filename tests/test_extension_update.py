@@ -315,7 +315,7 @@ def test_enabling_voicemail_over_a_leftover_mailbox_is_409(pbx_rw):
 
 def test_another_write_holding_the_number_is_409(pbx_rw, monkeypatch):
     from rfapi.dao import extensions as dao
-    from rfapi.services import extensions as svc
+    from rfapi.services.extensions import undo as svc
 
     monkeypatch.setattr(svc, "LOCK_TIMEOUT", 1)  # the lock wait, not the lock
     holder = MySQLdb.connect(db=pbx_rw.db.config_db, **dbworld.server_args())
