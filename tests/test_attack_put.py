@@ -53,21 +53,23 @@ def test_concurrent_puts_of_one_did_leave_one_row_with_one_value(pbx_rw):
     assert [(r["description"], r["destination"]) for r in got] == [(descs[i], dests[i % 2])]
 
 
+# One rule for JSON values (docs/openapi.md): the documented JSON type or its text form;
+# anything else is refused with the type it should have been.
 BAD_EXT = [
-    ({"displayname": ["Bob"]}, {"displayname": "must be a single value, not an array"}),
+    ({"displayname": ["Bob"]}, {"displayname": "must be a string"}),
     ({"displayname": {"a": "b"}}, {"displayname": "must be a string"}),
     ({"displayname": 123}, {"displayname": "must be a string"}),
     ({"displayname": True}, {"displayname": "must be a string"}),
     ({"voicemailpassword": 1234}, {"voicemailpassword": "must be a string"}),
-    ({"email": ["a@example.com", "b@example.com"]}, {"email": "given more than once"}),
-    ({"ringtimer": [5]}, {"ringtimer": "must be a single value, not an array"}),
-    ({"ringtimer": {"n": 5}}, {"ringtimer": "must be a number"}),
-    ({"ringtimer": True}, {"ringtimer": "must be a number"}),
+    ({"email": ["a@example.com", "b@example.com"]}, {"email": "must be a string"}),
+    ({"ringtimer": [5]}, {"ringtimer": "must be a whole number"}),
+    ({"ringtimer": {"n": 5}}, {"ringtimer": "must be a whole number"}),
+    ({"ringtimer": True}, {"ringtimer": "must be a whole number"}),
     ({"ringtimer": 1.5}, {"ringtimer": "must be a whole number"}),
-    ({"attach": [True]}, {"attach": "must be a single value, not an array"}),
-    ({"attach": {"x": 1}}, {"attach": "must be a boolean (1/0, true/false, yes/no, on/off, y/n)"}),
+    ({"attach": [True]}, {"attach": "must be a boolean"}),
+    ({"attach": {"x": 1}}, {"attach": "must be a boolean"}),
     ({"callwaiting": None, "tech": 1}, {"tech": "must be a string"}),
-    ({"noanswer_dest": ["from-did-direct,101,1"]}, {"noanswer_dest": "must be a single value, not an array"}),
+    ({"noanswer_dest": ["from-did-direct,101,1"]}, {"noanswer_dest": "must be a string"}),
 ]
 
 
@@ -82,9 +84,9 @@ def test_wrong_json_types_on_put_extension_are_400_naming_the_field(pbx_rw, para
 
 BAD_DID = [
     ({"description": 5}, {"description": "must be a string"}),
-    ({"description": ["x"]}, {"description": "must be a single value, not an array"}),
+    ({"description": ["x"]}, {"description": "must be a string"}),
     ({"description": {"x": 1}}, {"description": "must be a string"}),
-    ({"destination": ["ivr-1,s,1"]}, {"destination": "must be a single value, not an array"}),
+    ({"destination": ["ivr-1,s,1"]}, {"destination": "must be a string"}),
     ({"cidnum": 5559876543, "mohclass": "jazz"}, {"cidnum": "must be a string"}),
     ({"mohclass": False}, {"mohclass": "must be a string"}),
 ]

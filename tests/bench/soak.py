@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from tests.bench import load as L
-from tests.bench.run import Gunicorn, log
+from tests.bench.report import log
+from tests.support.procs import Gunicorn
 from tests.support import dbworld, office, world
 
 DB_USER = "rfapi_soak"
@@ -309,13 +310,16 @@ def run(seconds: float = 180.0, streams: int = 250, burst: int = 300, concurrenc
         pbx = world.build(tmp / "pbx", db)
         _create_db_user(db)
         pbx.ini.write_text(_with_db_user(pbx.ini.read_text()))
-        g = Gunicorn("rfapi:create_app()", "rfapi-soak", tmp, {"RFAPI_CONFIG": str(pbx.ini)})
+        g = Gunicorn(tmp, name="rfapi-soak", ini=pbx.ini)  # the shipped deploy/gunicorn.conf.py
         g.start()
         g.wait_ready("/api/v1/test")
+        deadline = time.monotonic() + 30
+        while len(g.worker_pids()) < 2 and time.monotonic() < deadline:  # the shipped config's 2 workers
+            time.sleep(0.05)
         from rfapi import config as config_mod
 
         cfg = config_mod.load(str(pbx.ini))
-        workers = len(g.workers())
+        workers = len(g.worker_pids())
         bound = workers * cfg.database.pool_size * 2
         auth = pbx.auth
         res = Results()
