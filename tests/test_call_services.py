@@ -132,7 +132,7 @@ def test_virtual_extension_takes_only_the_unconditional_forward(pbx_rw):
     ({"unconditional": "5551234567 "}, "unconditional", "must be a number to dial"),
     ({"unconditional": "1" * 41}, "unconditional", "at most 40 characters"),
     ({"unconditional": "555\r\nAction: Originate"}, "unconditional", "control characters"),
-    ({"unconditional": 5551234567.5}, "unconditional", "must be a number to dial"),
+    ({"unconditional": 5551234567.5}, "unconditional", "must be a string"),  # the one JSON type rule
     ({"forward": "101"}, "forward", "unknown parameter"),
     ({}, "body", "send at least one of: unconditional, busy, unavailable"),
 ])
@@ -321,7 +321,8 @@ def test_routes_are_documented_with_summaries(pbx):
     put = doc["paths"]["/api/v1/callforward/{extension}"]["put"]
     schema = put["requestBody"]["content"]["application/json"]["schema"]
     assert set(schema["properties"]) == {"unconditional", "busy", "unavailable"}
-    assert schema["properties"]["busy"]["pattern"] == "^(?:\\+?[0-9*#]+)$"
+    busy = schema["properties"]["busy"]
+    assert busy["anyOf"][0]["pattern"] == "^(?:\\+?[0-9*#]+)$" and busy["anyOf"][1] == {"type": "string", "enum": [""]}
 
 
 def test_a_refused_device_state_undoes_the_whole_write(pbx_rw):

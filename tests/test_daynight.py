@@ -108,7 +108,7 @@ def test_without_usedevstate_only_the_mode_is_written(pbx_rw):
     ("0", {"state": ""}, 400, "state", "is required"),
     ("0", {}, 400, "state", "is required"),
     ("0", {"state": "night", "password": "1234"}, 400, "password", "unknown parameter"),
-    ("0", {"state": ["day", "night"]}, 400, "state", "given more than once"),
+    ("0", {"state": ["day", "night"]}, 400, "state", "must be a string"),
     ("3", {"state": "night"}, 404, None, "Call flow control 3 not found"),
     ("x", {"state": "night"}, 404, None, "Call flow control x not found"),
     ("\u0663", {"state": "night"}, 404, None, "Call flow control \u0663 not found"),

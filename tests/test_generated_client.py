@@ -37,12 +37,14 @@ def path_samples():
     msg = [m for m in messages("101") if m["folder"] == "INBOX" and m["number"] == 0][0]
     return {"did": office.MAIN_DID, "extension": "101", "ext": "101", "name": office.RECORDINGS[0]["displayname"],
             "uniqueid": recorded_rows()[0][0]["uniqueid"], "context": "extensions", "username": "helpdesk",
-            "entry": "5551234567", "message": msg["msg_id"], "token_id": "0123456789abcdef"}
+            "entry": "5551234567", "message": msg["msg_id"], "token_id": "0123456789abcdef",
+            "index": "0"}
 
 
 BODY = {"did": "5559990001", "extension": "150", "exttype": "pjsip", "username": "genclient",
         "password": "Gen-Client-Pass-1", "ext": "101", "secret": "not-the-secret", "dest": "102",
-        "messages": ["no-such-message"], "sections": ["*"], "name": "generated-client", "scopes": ["read"]}
+        "messages": ["no-such-message"], "sections": ["*"], "name": "generated-client", "scopes": ["read"],
+        "state": "toggle", "enabled": True}
 
 
 def body_for(schema):
@@ -118,7 +120,8 @@ def _call_everything(pbx, pkg, doc):
                   "GET /api/v1/voicemail/{ext}/{message}", "GET /api/v1/recordings/{name}",
                   "POST /api/v1/did/add", "POST /api/v1/extension/add", "POST /api/v1/extensions/import",
                   "PUT /api/v1/did/{did}", "GET /api/v1/extensions/export", "GET /api/v1/events",
-                  "DELETE /api/v1/extension/{extension}", "POST /api/v1/tokens"):
+                  "DELETE /api/v1/extension/{extension}", "POST /api/v1/tokens", "POST /api/v1/ampusers/add",
+                  "PUT /api/v1/callforward/{extension}", "PUT /api/v1/callflowcontrols/{index}"):
         assert route in ok, (route, statuses.get(route))
     assert pbx.sql("SELECT ringtimer FROM users WHERE extension='101'") == []  # imported, then deleted
     assert pbx.sql("SELECT description FROM incoming WHERE extension='5559990001'")[0]["description"] == \
