@@ -25,6 +25,7 @@ from .adapters.files import SharedCounter
 from .dao import exact, first
 from .http import ApiError, Forbidden, TooManyRequests, reply
 from .runtime import runtime
+from .services.tokens import BadToken, Tokens
 
 REALM = "PBX API"
 log = logging.getLogger("rfapi.auth")
@@ -277,6 +278,39 @@ def _printable(text: str) -> str:
     return (text[:64] or "-")
 
 
+# -- Bearer: Authorization: Bearer rfapi_<id>_<secret> (rfapi/services/tokens.py); the route
+# table decides what a token may then do (each route's scope, rfapi/routing.py).
+QUERY_PARAM = "access_token"
+
+
+def bearer_presented(header: Optional[str], query_token: bool) -> bool:
+    """Does this request offer a token (rather than Basic credentials or nothing)?"""
+    if header is not None:
+        return header.split(" ", 1)[0].strip().lower() == "bearer"
+    return query_token and QUERY_PARAM in request.args
+
+
+def _presented_token(header: Optional[str]) -> str:
+    if header is not None:
+        parts = header.split(" ", 1)
+        return parts[1].strip(" ") if len(parts) == 2 else ""
+    values = request.args.getlist(QUERY_PARAM)
+    return values[0] if len(values) == 1 else ""
+
+
+def bearer_authenticate(header: Optional[str]) -> User:
+    """The token's user; a refused token counts toward the lock-out like a wrong Basic
+    password and is logged with its id at most, never the secret."""
+    tokens: Tokens = current_app.extensions["rfapi.tokens"]
+    try:
+        token = tokens.verify(_presented_token(header))
+    except BadToken as exc:
+        record_failure("token:%s" % exc.token_id if exc.token_id else "token", exc.reason)
+        raise ApiError("Unauthorized", status=401, headers={
+            "WWW-Authenticate": 'Bearer realm="%s", error="invalid_token"' % REALM}) from None
+    return User("token:%s" % token.id, "token", True, frozenset(token.scopes), token.name)
+
+
 def authenticate(query_token: bool = False) -> User:
     """Run Basic or Bearer auth for the current request; raise/return the error answers.
 
@@ -288,8 +322,8 @@ def authenticate(query_token: bool = False) -> User:
         raise TooManyRequests("Too many failed logins from this address; try again later",
                               headers={"Retry-After": str(int(runtime().config.auth_fail_cooldown))})
     header = request.headers.get("Authorization")
-    if bearer.presented(header, query_token):
-        user = bearer.authenticate(header)
+    if bearer_presented(header, query_token):
+        user = bearer_authenticate(header)
         g.rfapi_user = user
         return user
     auth: HTTPBasicAuth = ext["rfapi.auth"]
@@ -311,5 +345,3 @@ def authenticate(query_token: bool = False) -> User:
         raise Forbidden("Forbidden: this admin does not have ALL SECTIONS")
     return user
 
-
-from . import bearer  # noqa: E402 (at the end: bearer uses User, REALM and record_failure from here)

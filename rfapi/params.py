@@ -11,13 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from flask import request
-
-from .http import BadRequest
+from .booleans import BOOLEAN_WORDS_PATTERN, FALSE, TRUE, truthy  # noqa: F401 (re-exported)
+from .errors import BadRequest
+from .requestparams import Gathered, gather  # noqa: F401 (re-exported: the request's raw parameters)
 from .routewords import route_words
-
-TRUE = {"1", "true", "yes", "on", "y"}
-FALSE = {"0", "false", "no", "off", "n", ""}
 
 # Control characters are refused everywhere, in every parameter and path segment:
 # every C0 control including TAB (U+0000-U+001F), DEL, every C1 control
@@ -33,31 +30,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
 
 
-def _any_case(word: str) -> str:
-    return "".join("[%s%s]" % (c.lower(), c.upper()) if c.isalpha() else re.escape(c) for c in word)
-
-
-# The words truthy() takes, as a pattern (any case; '' is no).
-BOOLEAN_WORDS_PATTERN = "^(?:%s)$" % "|".join(_any_case(w) for w in sorted(TRUE | FALSE, key=lambda w: (len(w), w)))
-
-
 def has_control(text: str) -> bool:
     return _CONTROL.search(text) is not None
-
-
-def truthy(value: Any) -> bool:
-    """FreePBX-style booleans; anything unrecognised is a ValueError."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        v = value.lower()
-        if v in TRUE:
-            return True
-        if v in FALSE:
-            return False
-    raise ValueError("must be a boolean (1/0, true/false, yes/no, on/off, y/n)")
 
 
 @dataclass
@@ -325,63 +299,6 @@ def _plain(val: str, max_length: int) -> None:
         raise ValueError("must not contain control characters (CR, LF, NUL, ...)")
     if len(val) > max_length:
         raise ValueError("must be at most %d characters" % max_length)
-
-
-_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-
-class Gathered(dict):
-    """The parameters of a request; ``typed`` names those from a JSON body."""
-
-    typed: frozenset = frozenset()
-
-
-def gather(array_param: str = "") -> Dict[str, Any]:
-    """All parameters of the current request, by name (lists where repeated; a JSON
-    body's values as they are). ``array_param``: a bare JSON array body is this
-    parameter's value (a route whose body is a list of items, e.g. POST
-    /extensions/import's rows)."""
-    req = request._get_current_object()
-    if not req.query_string and req.method not in _BODY_METHODS:
-        return {}  # the polls (GET /test, /state, ...): nothing to gather
-    found: Dict[str, Any] = {}
-    from_json: Dict[str, Any] = {}
-
-    def add(key: str, values: List[Any]) -> None:
-        if key.endswith("[]"):
-            key = key[:-2]
-        found.setdefault(key, [])
-        found[key].extend(values)
-
-    for key in request.args:
-        add(key, request.args.getlist(key))
-    if request.method in _BODY_METHODS:
-        if request.is_json:
-            try:
-                body = request.get_json(silent=True)
-            except RecursionError:  # nested deeper than the parser's stack: not a request we serve
-                raise BadRequest({"body": "is not valid JSON"}) from None
-            if body is None:
-                if request.get_data(cache=True):
-                    raise BadRequest({"body": "is not valid JSON"})
-            elif isinstance(body, list) and array_param:
-                from_json[array_param] = body
-            elif not isinstance(body, dict):
-                raise BadRequest({"body": "must be a JSON object" + (
-                    " or array" if array_param else "")})
-            else:
-                from_json.update(body)
-        else:
-            for key in request.form:
-                add(key, request.form.getlist(key))
-            for key in request.files:
-                add(key, request.files.getlist(key))
-    out = Gathered((k, (v[0] if len(v) == 1 and not isinstance(v[0], list) else v)) for k, v in found.items())
-    for key, val in from_json.items():
-        # also in the query string: given twice
-        out[key] = [out[key], val] if key in out else val
-    out.typed = frozenset(k for k in from_json if k not in found)
-    return out
 
 
 def validate(params: Sequence[Param], raw: Dict[str, Any]) -> Dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import MySQLdb
 import pytest
 
-from tests.support import dbworld, office
+from tests.support import dbworld, office, sqlscript
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FREEPBX = REPO.parent / "shared" / "reference" / "freepbx"
@@ -139,13 +139,13 @@ def test_split_sql_handles_comments_and_quotes():
 
 def test_schema_statements_never_name_the_real_databases():
     for filename, source in (("schema-asterisk.sql", "asterisk"), ("schema-asteriskcdrdb.sql", "asteriskcdrdb")):
-        stmts = dbworld._adapt_statements(dbworld.split_sql(dbworld.schema_path(filename).read_text()), source,
+        stmts = sqlscript.adapt_statements(dbworld.split_sql(dbworld.schema_path(filename).read_text()), source,
                                           "rfapi_tdeadbeef_x")
         assert stmts[0].startswith("CREATE DATABASE IF NOT EXISTS `rfapi_tdeadbeef_x` DEFAULT CHARACTER SET")
         assert stmts[1] == "USE `rfapi_tdeadbeef_x`"
         assert all(s.startswith("CREATE TABLE") for s in stmts[2:])
     with pytest.raises(ValueError):
-        dbworld._adapt_statements(["CREATE DATABASE `asterisk`", "INSERT INTO asterisk.admin VALUES (1)"],
+        sqlscript.adapt_statements(["CREATE DATABASE `asterisk`", "INSERT INTO asterisk.admin VALUES (1)"],
                                   "asterisk", "rfapi_tx")
     with pytest.raises(ValueError):
         dbworld._check_name("asterisk")

@@ -42,7 +42,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..adapters import files
 from ..adapters.ami import AmiError
+from ..adapters.db import DatabaseUnavailable
+from ..dao import extensions as dao
+from ..runtime import runtime
 from ..text import text
+from . import vmconf
 
 log = logging.getLogger("rfapi.extcache")
 
@@ -64,8 +68,6 @@ _memo: Dict[str, Tuple[Tuple[int, int, int], Dict[str, Any]]] = {}  # path -> (s
 
 
 def _rt():
-    from ..runtime import runtime
-
     return runtime()
 
 
@@ -235,7 +237,6 @@ def _vm_stat(path: str) -> List[int]:
 
 
 def fingerprint() -> List[Any]:
-    from ..dao import extensions as dao
 
     rt = _rt()
     return [dao.fingerprint(rt.db), _vm_stat(rt.path("voicemail_conf"))]
@@ -245,8 +246,6 @@ def build() -> Tuple[Dict[str, Any], bool]:
     """Read everything (1 SQL query + voicemail.conf + one DBGetTree AMPUSER);
     (document, complete). Incomplete = AstDB unreadable: recording and
     followme_enabled are null, and the document is kept only PARTIAL_TTL."""
-    from ..dao import extensions as dao
-    from . import vmconf
 
     rt = _rt()
     rows = dao.listing(rt.db)
@@ -344,7 +343,6 @@ def current() -> Dict[str, Any]:
 
     While the database is unreachable (no fingerprint possible) a cache that is
     still within its TTL and not invalidated is served as it is."""
-    from ..adapters.db import DatabaseUnavailable
 
     directory = _dir()
     path = os.path.join(directory, CACHE_FILE)

@@ -35,7 +35,7 @@ from typing import Dict, List, Optional
 
 import MySQLdb
 
-from . import dbworld, office, world
+from . import dbworld, office, sqlscript, world
 from .procs import free_port
 
 MARIADBD = shutil.which("mariadbd", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/libexec") or "/usr/sbin/mariadbd"
@@ -197,7 +197,7 @@ class MariaDBInstance:
             cur = conn.cursor()
             for filename, target in ((dbworld.CONFIG_SCHEMA_FILE, w.config_db), (dbworld.CDR_SCHEMA_FILE, w.cdr_db)):
                 text = dbworld.schema_path(filename).read_text(encoding="utf-8")
-                for stmt in dbworld._adapt_statements(dbworld.split_sql(text), dbworld._SOURCE_DB[filename], target):
+                for stmt in sqlscript.adapt_statements(sqlscript.split_sql(text), dbworld.SOURCE_DB[filename], target):
                     cur.execute(stmt)
         finally:
             conn.close()

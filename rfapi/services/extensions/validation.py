@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ... import destinations
+from ...booleans import truthy
 
 NUMBER_RE = re.compile(r"[0-9]{2,10}")      # what we create
 EXISTING_RE = re.compile(r"[0-9]{1,20}")    # what we accept to look up/delete (users.extension is VARCHAR(20))
@@ -113,8 +114,6 @@ def check_callwaiting(value: str) -> str:
     if v in ("enabled", "disabled"):
         return v
     try:
-        from ...params import truthy
-
         return "enabled" if truthy(v) else "disabled"
     except ValueError:
         raise ValueError("must be enabled or disabled") from None
