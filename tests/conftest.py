@@ -39,3 +39,16 @@ def pbx_rw(office_db, tmp_path):
     finally:
         p.close()
         dbworld.drop_world(clone)
+
+
+# Modules whose module-scoped world is costly to build (a million call records, a private
+# MariaDB, a gunicorn): under pytest-xdist (--dist loadgroup, deploy/test.sh) each such
+# module runs on one worker, so its world is built once rather than once per worker.
+SHARED_WORLD_MODULES = ("test_cdr_scale.py", "test_cdr_export.py", "test_faults.py", "test_concurrency.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        if module in SHARED_WORLD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(module))
