@@ -14,30 +14,10 @@ import pytest
 
 from rfapi.services import events as events_svc
 from tests.support.sse import Server, Stream
+from tests.support.pbxstate import astdb, audit_lines, devstate, journal
 from tests.support.world import API_PASSWORD, API_USER, body
 
 AUTH = (API_USER, API_PASSWORD)
-
-
-def astdb(pbx, key):
-    with pbx.peer.lock:
-        return pbx.peer.astdb.get(key)
-
-
-def devstate(pbx, name):
-    with pbx.peer.lock:
-        return pbx.peer.device_states.get("Custom:" + name)
-
-
-def audit_lines(pbx):
-    path = pbx.root / "audit.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def journal(pbx):
-    """rfapi's own writes as /events announces them (the shared journal of every worker)."""
-    path = pbx.cache / "events.journal"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def ami_writes(pbx, since):
