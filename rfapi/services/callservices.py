@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from .. import audit
 from ..dao import callservices as dao
 from ..dao import extensions as ext_dao
 from ..errors import ApiError, Conflict, NotFound
 from ..runtime import runtime
+from . import events
 
 log = logging.getLogger("rfapi.callservices")
 
@@ -107,6 +109,14 @@ class AstdbWriter:
         self.undo.append((family, key, old, False))
         self.ami.db_del(family, key)
 
+    def flag(self, family: str, key: str, on: bool, value: str) -> None:
+        """An on/off AstDB key as FreePBX keeps it: ``value`` when on, no key when off."""
+        old = self.get(family, key)
+        if on:
+            self.put(family, key, value, old)
+        else:
+            self.delete(family, key, old)
+
     def devstate(self, name: str, state: str) -> bool:
         """Set ``Custom:<name>`` (and its ``CustomDevstate/<name>`` key) unless it already
         holds ``state``; True when it was set."""
@@ -158,3 +168,13 @@ def run(writer: AstdbWriter, work) -> None:
         writer.rollback()
         raise
 
+
+def announce(writer: AstdbWriter, what: str, label: str, result: Dict[str, Any]) -> Tuple[Dict[str, Any], str]:
+    """The answer of an on/off service's PUT: "already on/off" when nothing changed;
+    otherwise one audit line and one ``config`` event (``what``: donotdisturb, ...)."""
+    if not writer.changed:
+        return result, "%s of extension %s is already %s" % (label, result["extension"],
+                                                              "on" if result["enabled"] else "off")
+    audit.record("%s.update" % what, result)
+    events.changed(what, "updated", **result)
+    return result, "OK"

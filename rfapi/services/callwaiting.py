@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from .. import audit
 from ..runtime import runtime
 from . import callservices as cs
-from . import events
 
 ON = "ENABLED"
 
@@ -32,17 +30,5 @@ def put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
 def _put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
     writer = cs.AstdbWriter("call waiting of extension %s" % ext)
 
-    def work() -> None:
-        old = writer.get("CW", ext)
-        if enabled:
-            writer.put("CW", ext, ON, old)
-        else:
-            writer.delete("CW", ext, old)
-
-    cs.run(writer, work)
-    result = {"extension": ext, "enabled": enabled}
-    if not writer.changed:
-        return result, "Call waiting of extension %s is already %s" % (ext, "on" if enabled else "off")
-    audit.record("callwaiting.update", result)
-    events.changed("callwaiting", "updated", **result)
-    return result, "OK"
+    cs.run(writer, lambda: writer.flag("CW", ext, enabled, ON))
+    return cs.announce(writer, "callwaiting", "Call waiting", {"extension": ext, "enabled": enabled})

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from .. import audit
 from ..runtime import runtime
 from . import callservices as cs
-from . import events
 
 ON = "YES"
 STATE_ON, STATE_OFF = "BUSY", "UNAVAILABLE"
@@ -37,11 +35,7 @@ def _put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
     writer = cs.AstdbWriter("do-not-disturb of extension %s" % ext)
 
     def work() -> None:
-        old = writer.get("DND", ext)
-        if enabled:
-            writer.put("DND", ext, ON, old)
-        else:
-            writer.delete("DND", ext, old)
+        writer.flag("DND", ext, enabled, ON)
         if cs.use_devstate():
             state = STATE_ON if enabled else STATE_OFF
             for dev in cs.devices(ext):
@@ -49,9 +43,4 @@ def _put(ext: str, enabled: bool) -> Tuple[Dict[str, Any], str]:
             writer.devstate("DND%s" % ext, state)
 
     cs.run(writer, work)
-    result = {"extension": ext, "enabled": enabled}
-    if not writer.changed:
-        return result, "Do-not-disturb of extension %s is already %s" % (ext, "on" if enabled else "off")
-    audit.record("donotdisturb.update", result)
-    events.changed("donotdisturb", "updated", **result)
-    return result, "OK"
+    return cs.announce(writer, "donotdisturb", "Do-not-disturb", {"extension": ext, "enabled": enabled})
