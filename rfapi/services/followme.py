@@ -26,12 +26,13 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import audit
-from ..adapters.ami import AmiError, AmiTimeout, AmiUnavailable
+from ..adapters.ami import AmiError
 from ..dao import followme as dao
 from ..dao import framework as framework_dao
-from ..errors import ApiError, BadRequest, NotFound
+from ..errors import BadRequest, NotFound
 from ..runtime import runtime
 from . import events, extcache
+from .astdbwriter import AstdbWriter
 from .dids import retry_tx
 
 log = logging.getLogger("rfapi.followme")
@@ -131,40 +132,6 @@ def has_entry(ext: str, entry: str) -> bool:
 
 
 # -- writes --------------------------------------------------------------------------
-class _AstdbWriter:
-    """AstDB writes that remember what they replaced, so they can be undone."""
-
-    def __init__(self):
-        self.ami = runtime().ami
-        self.undo: List[Tuple[str, str, Optional[str]]] = []
-
-    def put(self, family: str, key: str, value: str, old: Optional[str]) -> None:
-        if old == value:
-            return
-        # Record first: if the answer is lost, the key may have changed anyway.
-        self.undo.append((family, key, old))
-        try:
-            self.ami.db_put(family, key, value)
-        except (AmiUnavailable, AmiTimeout):
-            raise
-        except AmiError as exc:
-            raise ApiError("Asterisk refused to update AstDB %s/%s" % (family, key), status=502) from exc
-
-    def rollback(self) -> None:
-        failed = []
-        for family, key, old in reversed(self.undo):
-            try:
-                if old is None:
-                    self.ami.db_del(family, key)
-                else:
-                    self.ami.db_put(family, key, old)
-            except Exception:  # keep undoing the rest; report below
-                failed.append("%s/%s" % (family, key))
-        if failed:
-            log.error("follow-me write failed and these AstDB keys could not be restored: %s", ", ".join(failed))
-        self.undo = []
-
-
 def _defaults(ext: str, grplist: str, enabled: bool) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """The findmefollow row and AstDB keys of Findmefollow::add with its defaults."""
     st = runtime().settings
@@ -213,7 +180,7 @@ def apply(ext: str, action: str, number: Optional[str]) -> Tuple[Dict[str, Any],
     devstate = _bool_setting("USEDEVSTATE", True)
 
     def work() -> Tuple[Dict[str, Any], str, bool, Optional[Tuple[bool, List[str]]]]:
-        astdb = _AstdbWriter()
+        astdb = AstdbWriter("follow-me of extension %s" % ext)
         try:
             with db.transaction() as tx:
                 if not dao.lock_user(tx, ext):
