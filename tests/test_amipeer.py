@@ -801,7 +801,14 @@ try:
     assert m.send_action({"Action": "Ping"}).get_header("Ping") == "Pong"
     assert m.mailbox_count("101@default").get_header("NewMessages") == "2"
 finally:
-    m.close()
+    try:
+        m.close()
+    except ValueError:
+        # pyst2's own race: Logoff is written, Asterisk answers Goodbye and closes, and
+        # pyst2's reader may close the socket file before send_action's flush() returns
+        # (the Logoff did go out: the test checks the peer got it). rfapi's adapter
+        # does not use this close path.
+        pass
 print("pyst2 ok")
 """
 
