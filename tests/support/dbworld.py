@@ -178,13 +178,17 @@ def _drop(cur, names) -> None:
         cur.execute("DROP DATABASE IF EXISTS `%s`" % name)
 
 
-def drop_world(world: World) -> None:
-    """Drop both databases of `world` (missing ones are ignored)."""
+def drop_world(world: World, lock_wait: Optional[int] = None) -> None:
+    """Drop both databases of `world` (missing ones are ignored). With `lock_wait`,
+    give up (MySQLdb error) after that many seconds behind another session's lock."""
     for name in world.databases:
         _check_name(name)
     conn = connect(autocommit=True)
     try:
-        _drop(conn.cursor(), world.databases)
+        cur = conn.cursor()
+        if lock_wait is not None:
+            cur.execute("SET SESSION lock_wait_timeout = %d" % lock_wait)
+        _drop(cur, world.databases)
     finally:
         conn.close()
 
@@ -245,16 +249,13 @@ def clone_world(world: World, prefix: Optional[str] = None) -> World:
         conn.close()
 
 
-def _sort_key(row):
-    # None sorts before any value; column types are uniform so the rest compares.
-    return tuple((0, 0) if v is None else (1, v) for v in row)
-
-
 def dump_world(world: World) -> Dict[str, Dict[str, list]]:
     """All rows of every table: {"config": {table: [row tuples, sorted]}, "cdr": {...}}.
 
     Rows are tuples in column order, values as MySQLdb returns them (str,
-    int, bytes for BLOBs, datetime). Sorted, so two dumps compare with ==.
+    int, bytes for BLOBs, datetime). Sorted by their repr (distinct values of these
+    types have distinct reprs, and it is far cheaper than a key built per value), so
+    two dumps of the same rows compare with ==.
     """
     conn = connect(autocommit=True)
     try:
@@ -264,7 +265,7 @@ def dump_world(world: World) -> Dict[str, Dict[str, list]]:
             tables: Dict[str, list] = {}
             for table, _ in _base_tables(cur, db):
                 cur.execute("SELECT * FROM `%s`.`%s`" % (db, table))
-                tables[table] = sorted(cur.fetchall(), key=_sort_key)
+                tables[table] = sorted(cur.fetchall(), key=repr)
             out[key] = tables
         return out
     finally:
