@@ -14,7 +14,7 @@ import MySQLdb.cursors
 import pytest
 
 from rfapi.dao import cdr as dao
-from tests.support import dbworld, world
+from tests.support import bulkload, dbworld, world
 from tests.support.world import body
 
 N_ROWS = 100_000
@@ -72,9 +72,10 @@ def big(tmp_path_factory):
         try:
             cur = conn.cursor()
             sql = "INSERT INTO cdr (%s) VALUES (%s)" % (", ".join(dao.COLUMNS), ", ".join(["%s"] * len(dao.COLUMNS)))
-            for k in range(0, len(rows), 5000):
-                cur.executemany(sql, [tuple(r[c] for c in dao.COLUMNS) for r in rows[k:k + 5000]])
-            conn.commit()
+            with bulkload.indexes_built_after(cur, w.cdr_db, "cdr"):
+                for k in range(0, len(rows), 5000):
+                    cur.executemany(sql, [tuple(r[c] for c in dao.COLUMNS) for r in rows[k:k + 5000]])
+                conn.commit()
             cur.execute("ANALYZE TABLE cdr")
             cur.fetchall()
         finally:
