@@ -22,6 +22,7 @@ from .adapters.tokenstore import TokenStore
 from .auth import AdminCache, FailureTracker, authenticate, make_auth
 from .http import ApiError, BadRequest, error_response, reason, reply, to_json
 from .proxy import BodyLimit, TrustedProxy
+from .routing import LazyBuilderRule
 from .runtime import PerProcess, Runtime
 from .services import events, livestate
 from .services.tokens import Tokens
@@ -44,12 +45,15 @@ def _setup_logging() -> None:
 
 
 class RfapiFlask(Flask):
-    """Flask, minus a per-call cost rfapi does not need.
+    """Flask, minus costs rfapi does not need.
 
     Flask runs every view and before/after-request function through
     ``ensure_sync``, which inspects the function for ``async def`` on every
     call (four inspections per request here). rfapi has no async functions, so
-    the answer is kept per function."""
+    the answer is kept per function. URL rules compile their ``url_for``
+    builders on first use (routing.LazyBuilderRule)."""
+
+    url_rule_class = LazyBuilderRule
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from flask import Blueprint, Response, g, request
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, Rule
 
 from . import params as P
 from .routewords import route_words, words_beside  # noqa: F401 (re-exported: the route table's words)
@@ -165,3 +165,22 @@ def _check_scope(needed: str, scopes, what: str = "") -> None:
     if needed not in scopes:
         raise Forbidden("Forbidden: this token needs the scope '%s'%s" % (needed, " for " + what if what else ""),
                         {"scope": needed})
+
+
+class LazyBuilderRule(Rule):
+    """A URL rule whose URL builders are compiled when first used, not when it is added.
+
+    Werkzeug generates and compiles two Python functions per rule for ``url_for``: about
+    85% of building the app, which every gunicorn worker (and every test) does. Answering
+    a request only matches rules; rfapi builds no URL from an endpoint, and if something
+    does, the builder is compiled then."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Callable:
+        compiled: List[Callable] = []
+
+        def build(rule: Rule, *args: Any, **kwargs: Any):
+            if not compiled:
+                compiled.append(Rule._compile_builder(rule, append_unknown))
+            return compiled[0](rule, *args, **kwargs)
+
+        return build

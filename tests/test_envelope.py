@@ -192,3 +192,21 @@ def test_to_json_each_matches_one_encoding_per_item():
     # The first key nested inside an item breaks the cut: the answer is still exact.
     nested = [{"k": 1, "inner": [{"k": 2}, {"k": 4}]}, {"k": 3}]
     assert to_json_each(nested, "k") == ['{"k":1,"inner":[{"k":2},{"k":4}]}', '{"k":3}']
+
+
+def test_url_for_builds_route_urls_with_the_lazily_compiled_builders(pbx):
+    """Rules compile their URL builders on first use: url_for still builds every route's
+    URL, path variables quoted, unknown values as the query string."""
+    import re
+
+    import flask
+
+    app = pbx.app
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")]
+    assert len(rules) > 60
+    with app.test_request_context():
+        for rule in rules:
+            want = re.sub(r"<(?:[^:>]+:)?[^>]+>", "v1", rule.rule)
+            assert flask.url_for(rule.endpoint, **{a: "v1" for a in rule.arguments}) == want
+        ext = next(r for r in rules if r.rule.startswith("/api/v1/extension/<") and "PUT" in r.methods)
+        assert flask.url_for(ext.endpoint, extension="1 0", x="y") == "/api/v1/extension/1%200?x=y"
