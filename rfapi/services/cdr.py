@@ -18,6 +18,7 @@ import csv
 import datetime as _dt
 import io
 import json
+import operator
 import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -132,6 +133,9 @@ CSV_COLUMNS = ("calldate", "clid", "src", "dst", "dcontext", "channel", "dstchan
                "peeraccount", "sequence")
 
 
+_CSV_VALUES = operator.itemgetter(*CSV_COLUMNS)
+
+
 def boundary(db, q: "dao.Query", cursor: Optional[Cursor], n: int) -> Optional[Cursor]:
     """The cursor after the n-th row from ``cursor`` in paging order, or None when
     there is no row after that one (the page is the last)."""
@@ -201,10 +205,10 @@ def csv_lines(rows, monitor: Optional[str], batch: int = 1000):
         if with_recordings:
             _with_recordings(pending, monitor)
         for r in pending:
-            vals = [r[c] for c in CSV_COLUMNS]
+            vals = list(_CSV_VALUES(r))
             vals[0] = dao.db_second(r["calldate"])  # as stored, like FreePBX's export
             # caller names and numbers come from outside callers: no cell a spreadsheet would run
-            vals = [v if v is None else csvsafe.cell(str(v)) for v in vals]
+            vals = csvsafe.cells(vals)
             if with_recordings:
                 vals.append(1 if r["recording"] else 0)
             w.writerow(vals)

@@ -34,6 +34,20 @@ def cell(value: str) -> str:
     return value
 
 
+# One search over a whole row (cells joined by NUL, one in front) finds any cell that may
+# need the prefix; most rows have none and skip the per-cell test (a CDR export writes
+# millions of rows). A NUL inside a value can only cause a needless per-cell pass.
+_ROW_NEEDS = re.compile("\x00'*[=+\\-@\t\r]")
+
+
+def cells(values) -> list:
+    """``cell`` of each value as text (None as the empty cell, as csv.writer writes it)."""
+    texts = [v if v.__class__ is str else ("" if v is None else str(v)) for v in values]
+    if _ROW_NEEDS.search("\x00" + "\x00".join(texts)) is None:
+        return texts
+    return [cell(t) for t in texts]
+
+
 def uncell(text: str) -> str:
     """The value of a cell written by ``cell`` (one neutralising quote removed)."""
     return text[1:] if _PREFIXED.match(text) else text
