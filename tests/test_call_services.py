@@ -237,10 +237,10 @@ def test_dnd_state_event_comes_from_asterisk_and_the_write_as_config(pbx_rw):
             time.sleep(0.02)
         r = pbx_rw.put("donotdisturb/101", json={"enabled": True})
         assert r.status_code == 200, body(r)
-        state = s.until(lambda f: f.event == "state" and f.data["state"] != "idle", timeout=30)
+        state, config = s.first_of_each(lambda f: f.event == "state" and f.data["state"] != "idle",
+                                        lambda f: f.event == "config", timeout=30)
         assert (state.data["extension"], state.data["state"], state.data["hint"]) == \
             ("101", "busy", "PJSIP/101&Custom:DND101,CustomPresence:101")
-        config = s.until(lambda f: f.event == "config", timeout=30)
         assert (config.data["what"], config.data["extension"], config.data["enabled"]) == \
             ("donotdisturb", "101", True)
         pbx_rw.put("donotdisturb/101", json={"enabled": False})

@@ -124,10 +124,10 @@ def test_blf_hint_state_and_the_write_reach_the_event_stream(pbx_rw):
             assert time.monotonic() < deadline, "AMI event feed not ready"
             time.sleep(0.02)
         assert pbx_rw.put("callflowcontrols/0", json={"state": "night"}).status_code == 200
-        state = s.until(lambda f: f.event == "state" and f.data["extension"] == "*280", timeout=30)
+        state, config = s.first_of_each(lambda f: f.event == "state" and f.data["extension"] == "*280",
+                                        lambda f: f.event == "config", timeout=30)
         assert (state.data["context"], state.data["state"], state.data["hint"]) == \
             ("app-daynight-toggle", "inuse", "Custom:DAYNIGHT0")
-        config = s.until(lambda f: f.event == "config", timeout=30)
         assert (config.data["what"], config.data["id"], config.data["state"]) == ("callflowcontrol", 0, "NIGHT")
         assert pbx_rw.put("callflowcontrols/0", json={"state": "day"}).status_code == 200
         state = s.until(lambda f: f.event == "state" and f.data["extension"] == "*280", timeout=30)

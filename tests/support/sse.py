@@ -160,6 +160,23 @@ class Stream:
                 out.append(f)
         return out
 
+    def first_of_each(self, *preds, timeout: float = 10.0) -> List[Frame]:
+        """For each predicate, the first event frame it accepts, whatever order they come in
+        (a write's config event and the state event Asterisk reports race each other)."""
+        deadline = time.monotonic() + timeout
+        found: List[Optional[Frame]] = [None] * len(preds)
+        seen = []
+        while any(f is None for f in found):
+            f = self.next(max(0.01, deadline - time.monotonic()))
+            if f is None:
+                raise AssertionError("stream ended; saw %r" % seen)
+            seen.append(f)
+            for i, pred in enumerate(preds):
+                if found[i] is None and f.event is not None and pred(f):
+                    found[i] = f
+                    break
+        return found  # type: ignore[return-value]
+
     def until(self, pred, timeout: float = 10.0) -> Frame:
         deadline = time.monotonic() + timeout
         seen = []

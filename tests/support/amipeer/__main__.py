@@ -31,12 +31,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.seed_json:
         with open(args.seed_json, encoding="utf-8") as fh:
             peer.load_state(json.load(fh))
-    peer.start()
-    print("AMI peer listening on %s:%d" % (peer.host, peer.port), flush=True)
-
+    # Handlers before the peer answers anyone: a client may stop it right after its first answer.
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    peer.start()
+    print("AMI peer listening on %s:%d" % (peer.host, peer.port), flush=True)
     while not done.wait(0.5):
         pass
     peer.stop()

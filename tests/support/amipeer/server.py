@@ -57,6 +57,10 @@ class PeerServer:
         lsock, self._listener = self._listener, None
         if lsock is not None:
             try:
+                lsock.shutdown(socket.SHUT_RDWR)  # wakes the accept() at once (close alone does not)
+            except OSError:
+                pass
+            try:
                 lsock.close()
             except OSError:
                 pass

@@ -1,6 +1,7 @@
 """Small valid audio files in the formats Asterisk records and plays."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -15,6 +16,7 @@ from .callflow import RECORDINGS
 # Audio files
 # ---------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)  # every world writes the same tones: compute each once
 def wav_pcm(seconds: float = 0.3, freq: float = 440.0) -> bytes:
     """A valid RIFF/WAVE file: 8 kHz, 16-bit, mono PCM (a short sine tone)."""
     n = int(8000 * seconds)
