@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -52,8 +53,12 @@ class PeerProcess:
         self.seed.write_text(json.dumps(state))
         self.log = root / "amipeer.log"
         self.proc = None
+        self._held = None
 
     def start(self):
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.amipeer", "--port", str(self.port), "--user", world.AMI_USER,
@@ -70,10 +75,20 @@ class PeerProcess:
                 time.sleep(0.02)
         ami.close()
 
-    def kill(self):
+    def kill(self, hold: bool = True):
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        if hold:
+            # Hold the port (bound, not listening) until start(): a connection is refused as
+            # by a dead Asterisk, and no other test's server, nor a client's own end of a
+            # connection (a TCP self-connect to a port nobody listens on), can take it.
+            self._held = socket.socket()
+            self._held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._held.bind(("127.0.0.1", self.port))
         self.proc = None
 
 
@@ -99,7 +114,7 @@ def farm(tmp_path_factory):
     finally:
         if server is not None:
             server.stop()
-        peer.kill()
+        peer.kill(hold=False)
         if pbx is not None:
             pbx.close()
         mdb.close()
