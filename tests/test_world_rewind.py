@@ -6,17 +6,13 @@ from __future__ import annotations
 import MySQLdb
 import pytest
 
-from tests.support import dbrewind, dbworld, world
+from tests.support import dbrewind, dbworld
 
 
 @pytest.fixture(scope="module")
-def template():
-    w = dbworld.create_world()
-    try:
-        world.load_office(w)
-        yield w
-    finally:
-        dbworld.drop_world(w)
+def template(office_db):
+    """The office every test session starts from (read here, never written)."""
+    return office_db
 
 
 @pytest.fixture(scope="module")
@@ -39,24 +35,22 @@ def run(db, *statements):
         conn.close()
 
 
-def counters(db):
+def server(sql, *params):
     conn = dbworld.connect(autocommit=True)
     try:
         cur = conn.cursor()
-        cur.execute("SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (db,))
-        return dict(cur.fetchall())
+        cur.execute(sql, params)
+        return cur.fetchall()
     finally:
         conn.close()
+
+
+def counters(db):
+    return dict(server("SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", db))
 
 
 def exists(db):
-    conn = dbworld.connect(autocommit=True)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (db,))
-        return cur.fetchone()[0] == 1
-    finally:
-        conn.close()
+    return server("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", db)[0][0] == 1
 
 
 def test_rows_and_counters_changed_by_a_test_are_rewound_and_nothing_else_is_rewritten(template, reused):
