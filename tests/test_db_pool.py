@@ -34,6 +34,17 @@ def server_connections(world) -> int:
         conn.close()
 
 
+def connections_after_close(world, wait: float = 5.0) -> int:
+    """``server_connections`` once MariaDB has seen the closes: a closed connection leaves
+    the process list when its server thread handles the quit, later on a busy machine."""
+    deadline = time.monotonic() + wait
+    n = server_connections(world)
+    while n and time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = server_connections(world)
+    return n
+
+
 def test_many_threads_share_a_bounded_number_of_connections(office_db):
     db = make_db(office_db, size=3)
     most = [0]
@@ -68,7 +79,7 @@ def test_many_threads_share_a_bounded_number_of_connections(office_db):
     assert most[0] <= 6
     assert db.pool.stats()["open"] == {"config": len(ids), "cdr": db.connects - len(ids)}
     db.close()
-    assert server_connections(office_db) == 0
+    assert connections_after_close(office_db) == 0
 
 
 def test_a_named_lock_keeps_its_connection_until_released(office_db):
