@@ -3,37 +3,43 @@ dict, with Asterisk's prefix-safe tree matching and its error texts.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .conn import PeerConn
 from .wire import Action, ack, aid_header, error, list_complete, list_start, render_message
+
+
+def _family_and_key(conn: PeerConn, act: Action, aid: str, stop: str = ".") -> Optional[Tuple[str, str]]:
+    """An AstDB action's Family and Key, or None once Asterisk's refusal of a missing one is
+    sent (DBPut's texts end without the full stop that DBGet's and DBDel's have)."""
+    family, key = act.get("Family", "") or "", act.get("Key", "") or ""
+    if not family:
+        conn.send(error(aid, "No family specified" + stop))
+    elif not key:
+        conn.send(error(aid, "No key specified" + stop))
+    else:
+        return family, key
+    return None
 
 
 class AstDBHandlers:
     """AstDB actions of ``AmiPeer`` (a mixin)."""
 
     def _a_dbput(self, conn: PeerConn, act: Action, aid: str) -> bool:
-        family, key = act.get("Family", "") or "", act.get("Key", "") or ""
-        if not family:
-            conn.send(error(aid, "No family specified"))
-        elif not key:
-            conn.send(error(aid, "No key specified"))
-        else:
+        named = _family_and_key(conn, act, aid, stop="")
+        if named:
             with self.lock:
-                self.astdb["/%s/%s" % (family, key)] = act.get("Val", "") or ""
+                self.astdb["/%s/%s" % named] = act.get("Val", "") or ""
             conn.send(ack(aid, "Updated database successfully"))
         return True
 
     def _a_dbget(self, conn: PeerConn, act: Action, aid: str) -> bool:
-        family, key = act.get("Family", "") or "", act.get("Key", "") or ""
-        if not family:
-            conn.send(error(aid, "No family specified."))
+        named = _family_and_key(conn, act, aid)
+        if not named:
             return True
-        if not key:
-            conn.send(error(aid, "No key specified."))
-            return True
+        family, key = named
         with self.lock:
-            val = self.astdb.get("/%s/%s" % (family, key))
+            val = self.astdb.get("/%s/%s" % named)
         if val is None:
             conn.send(error(aid, "Database entry not found"))
             return True
@@ -74,15 +80,11 @@ class AstDBHandlers:
         return True
 
     def _a_dbdel(self, conn: PeerConn, act: Action, aid: str) -> bool:
-        family, key = act.get("Family", "") or "", act.get("Key", "") or ""
-        if not family:
-            conn.send(error(aid, "No family specified."))
-            return True
-        if not key:
-            conn.send(error(aid, "No key specified."))
+        named = _family_and_key(conn, act, aid)
+        if not named:
             return True
         with self.lock:
-            found = self.astdb.pop("/%s/%s" % (family, key), None) is not None
+            found = self.astdb.pop("/%s/%s" % named, None) is not None
         conn.send(ack(aid, "Key deleted successfully") if found
                   else error(aid, "Database entry could not be deleted"))
         return True
